@@ -1,0 +1,193 @@
+//! Builds guest crates (remediations and test guests) into `wasm32-wasip2` components
+//! from a build script, reproducibly.
+//!
+//! Reproducible means the same bytes, and so the same sha256, on any machine with the same
+//! toolchain: the `guest` profile strips debug info, and `--remap-path-prefix` replaces the
+//! workspace and cargo-home paths that panic messages would otherwise embed. A manifest can
+//! therefore pin a bundled component's hash in git and a fresh clone still matches it.
+//!
+//! Guests are built in their own target directory (`target/guests`) so that the nested
+//! cargo never waits on the lock of the build that runs this script.
+
+use std::env;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+/// The target guests are built for.
+pub const TARGET: &str = "wasm32-wasip2";
+/// The cargo profile guests are built with (see the workspace `Cargo.toml`).
+pub const PROFILE: &str = "guest";
+
+/// A built component.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// The crate name, as in its `Cargo.toml`.
+    pub crate_name: String,
+    /// The crate's folder.
+    pub crate_dir: PathBuf,
+    /// The `.wasm` component.
+    pub wasm_path: PathBuf,
+    /// Lowercase hex sha256 of the component.
+    pub sha256: String,
+}
+
+/// Why a guest could not be built.
+#[derive(Debug)]
+pub struct BuildError(String);
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BuildError {}
+
+/// The workspace root, found from a member's `CARGO_MANIFEST_DIR`.
+pub fn workspace_root(manifest_dir: &Path) -> PathBuf {
+    manifest_dir
+        .ancestors()
+        .find(|dir| dir.join("wit").join("medic.wit").is_file())
+        .unwrap_or(manifest_dir)
+        .to_path_buf()
+}
+
+/// The crate folders directly under `parent` (those holding a `Cargo.toml`), sorted.
+pub fn crate_dirs(parent: &Path) -> Result<Vec<PathBuf>, BuildError> {
+    let entries = fs::read_dir(parent)
+        .map_err(|error| BuildError(format!("cannot list `{}`: {error}", parent.display())))?;
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.join("Cargo.toml").is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// Build every crate in `crate_dirs` for `wasm32-wasip2` in one cargo invocation, and
+/// tell cargo to rerun the calling build script when any of them, the SDK or the WIT
+/// changes.
+pub fn build(workspace: &Path, crate_dirs: &[PathBuf]) -> Result<Vec<Built>, BuildError> {
+    let target_dir = workspace.join("target").join("guests");
+    for dir in crate_dirs
+        .iter()
+        .chain([&workspace.join("guest-sdk"), &workspace.join("wit")])
+    {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
+    let mut names = Vec::new();
+    for dir in crate_dirs {
+        names.push(crate_name(dir)?);
+    }
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(workspace)
+        .arg("build")
+        .arg("--quiet")
+        .arg("--locked")
+        .arg("--target")
+        .arg(TARGET)
+        .arg("--profile")
+        .arg(PROFILE)
+        .arg("--target-dir")
+        .arg(&target_dir);
+    for name in &names {
+        command.arg("-p").arg(name);
+    }
+    // The outer build's flags and settings are not the guests': clear them, then set the
+    // path remapping that makes the output independent of where the checkout lives.
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_PROFILE_RELEASE_DEBUG",
+        "CARGO_INCREMENTAL",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+    ] {
+        command.env_remove(var);
+    }
+    command.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        remap_flags(workspace).join("\x1f"),
+    );
+
+    let status = command
+        .status()
+        .map_err(|error| BuildError(format!("cannot run cargo to build guests: {error}")))?;
+    if !status.success() {
+        return Err(BuildError(format!(
+            "building guests {names:?} for `{TARGET}` failed ({status}); is the target installed? \
+             run `rustup target add {TARGET}`"
+        )));
+    }
+
+    let out_dir = target_dir.join(TARGET).join(PROFILE);
+    crate_dirs
+        .iter()
+        .zip(names)
+        .map(|(dir, name)| {
+            let wasm_path = out_dir.join(format!("{}.wasm", name.replace('-', "_")));
+            let bytes = fs::read(&wasm_path).map_err(|error| {
+                BuildError(format!(
+                    "cannot read built guest `{}`: {error}",
+                    wasm_path.display()
+                ))
+            })?;
+            Ok(Built {
+                crate_name: name,
+                crate_dir: dir.clone(),
+                wasm_path,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            })
+        })
+        .collect()
+}
+
+fn remap_flags(workspace: &Path) -> Vec<String> {
+    let mut flags = vec![format!(
+        "--remap-path-prefix={}=/medic",
+        workspace.display()
+    )];
+    let cargo_home = env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    if let Some(cargo_home) = cargo_home {
+        flags.push(format!(
+            "--remap-path-prefix={}=/cargo",
+            cargo_home.display()
+        ));
+    }
+    flags
+}
+
+fn crate_name(dir: &Path) -> Result<String, BuildError> {
+    let manifest_path = dir.join("Cargo.toml");
+    let text = fs::read_to_string(&manifest_path).map_err(|error| {
+        BuildError(format!(
+            "cannot read `{}`: {error}",
+            manifest_path.display()
+        ))
+    })?;
+    text.lines()
+        .map(str::trim)
+        .find_map(|line| {
+            let rest = line.strip_prefix("name")?.trim_start().strip_prefix('=')?;
+            Some(rest.trim().trim_matches('"').to_string())
+        })
+        .ok_or_else(|| BuildError(format!("`{}` has no package name", manifest_path.display())))
+}

@@ -1,0 +1,75 @@
+//! The one error type every SDK call returns.
+
+use std::fmt;
+
+use crate::bindings::medic::remediation::types::HostError;
+
+/// Why a host call, or a remediation, did not succeed.
+///
+/// `Denied` is not `Failed`: a denied call was refused by the manifest or the operator's
+/// risk ceiling before anything happened, and the audit log holds the refusal.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The host refused the call; `reason` names the grant that would allow it.
+    Denied {
+        /// The host's explanation.
+        reason: String,
+    },
+    /// The target does not exist: a file, a directory, a checkpoint key.
+    NotFound {
+        /// What was missing.
+        what: String,
+    },
+    /// The call was allowed but failed, or the remediation itself gave up.
+    Failed {
+        /// What went wrong.
+        message: String,
+    },
+}
+
+impl Error {
+    /// A failure with a message, for a remediation's own errors.
+    pub fn failed(message: impl Into<String>) -> Self {
+        Error::Failed {
+            message: message.into(),
+        }
+    }
+
+    /// True when the host refused the call.
+    pub fn is_denied(&self) -> bool {
+        matches!(self, Error::Denied { .. })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Denied { reason } => write!(f, "denied: {reason}"),
+            Error::NotFound { what } => write!(f, "not found: {what}"),
+            Error::Failed { message } => write!(f, "{message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<HostError> for Error {
+    fn from(error: HostError) -> Self {
+        match error {
+            HostError::Denied(reason) => Error::Denied { reason },
+            HostError::NotFound(what) => Error::NotFound { what },
+            HostError::Failed(message) => Error::Failed { message },
+        }
+    }
+}
+
+impl From<Error> for HostError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::Denied { reason } => HostError::Denied(reason),
+            Error::NotFound { what } => HostError::NotFound(what),
+            Error::Failed { message } => HostError::Failed(message),
+        }
+    }
+}

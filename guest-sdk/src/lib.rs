@@ -1,0 +1,160 @@
+//! The guest side of medic: write a remediation in Rust and build it to a WebAssembly
+//! component for `wasm32-wasip2`.
+//!
+//! An author implements [`Remediation`] and invokes [`export_remediation!`]. Everything the
+//! remediation may touch goes through the modules here, one per capability: [`exec`],
+//! [`http`], [`fs`], [`env`], plus [`log`] and [`checkpoint`]. Each call is checked by the
+//! host against the remediation's manifest (`remediation.toml`) and the operator's risk
+//! ceiling, and recorded in medic's audit log. A refused call returns
+//! [`Error::Denied`]; it never aborts the guest, so a remediation can report it or try
+//! another way.
+//!
+//! This crate does not own the contract: `wit/medic.wit` does, and the bindings below are
+//! generated from it.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use medic_guest_sdk::{exec, Error, Incident, Remediation, Step, Verdict};
+//!
+//! struct RestartNginx;
+//!
+//! impl Remediation for RestartNginx {
+//!     fn plan(_incident: &Incident) -> Result<Vec<Step>, Error> {
+//!         Ok(vec![Step::exec("/usr/bin/systemctl restart nginx.service", "restart the unit")])
+//!     }
+//!     fn apply(_incident: &Incident) -> Result<String, Error> {
+//!         match exec::run("/usr/bin/systemctl", &["restart", "nginx.service"]) {
+//!             Ok(output) if output.success() => Ok("restarted nginx".to_string()),
+//!             Ok(output) => Err(Error::failed(format!("systemctl said: {}", output.stderr_lossy()))),
+//!             Err(Error::Denied { reason }) => Err(Error::failed(format!("not allowed: {reason}"))),
+//!             Err(other) => Err(other),
+//!         }
+//!     }
+//!     fn verify(_incident: &Incident) -> Result<Verdict, Error> {
+//!         Ok(Verdict::healthy("nginx answers"))
+//!     }
+//!     fn rollback(_incident: &Incident) -> Result<String, Error> {
+//!         Ok("nothing to undo".to_string())
+//!     }
+//! }
+//!
+//! medic_guest_sdk::export_remediation!(RestartNginx);
+//! ```
+#![warn(missing_docs)]
+
+pub mod checkpoint;
+pub mod env;
+mod error;
+pub mod exec;
+pub mod fs;
+pub mod http;
+mod incident;
+pub mod log;
+
+pub use error::Error;
+pub use incident::{Incident, Step, Verdict};
+
+/// Bindings generated from `wit/medic.wit`. Authors do not need them directly; they are
+/// public for [`export_remediation!`].
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "remediation-world",
+        path: "../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_remediation",
+        default_bindings_module: "$crate::bindings",
+    });
+}
+
+/// What a remediation implements. medic calls `plan` on `--dry-run`; otherwise `apply`,
+/// then `verify`, then `rollback` when `verify` reports the incident is not healed (or
+/// `apply` failed).
+pub trait Remediation {
+    /// A dry run: the steps `apply` would take, without changing anything.
+    fn plan(incident: &Incident) -> Result<Vec<Step>, Error>;
+    /// Make the change and return a one-line summary. Save what `rollback` needs with
+    /// [`checkpoint::save`] before changing anything.
+    fn apply(incident: &Incident) -> Result<String, Error>;
+    /// Check whether the incident is healed.
+    fn verify(incident: &Incident) -> Result<Verdict, Error>;
+    /// Undo what `apply` did, from its checkpoints; may run in a fresh instance.
+    fn rollback(incident: &Incident) -> Result<String, Error>;
+}
+
+/// Export a type implementing [`Remediation`] as the component's `remediation` interface.
+///
+/// ```ignore
+/// medic_guest_sdk::export_remediation!(MyFix);
+/// ```
+#[macro_export]
+macro_rules! export_remediation {
+    ($ty:ident) => {
+        #[doc(hidden)]
+        struct __MedicRemediationExport;
+
+        impl $crate::bindings::exports::medic::remediation::remediation::Guest
+            for __MedicRemediationExport
+        {
+            fn plan(
+                incident: $crate::bindings::medic::remediation::types::Incident,
+            ) -> ::core::result::Result<
+                ::std::vec::Vec<$crate::bindings::medic::remediation::types::Step>,
+                $crate::bindings::medic::remediation::types::HostError,
+            > {
+                $crate::__private::plan::<$ty>(incident)
+            }
+            fn apply(
+                incident: $crate::bindings::medic::remediation::types::Incident,
+            ) -> ::core::result::Result<
+                ::std::string::String,
+                $crate::bindings::medic::remediation::types::HostError,
+            > {
+                $crate::__private::apply::<$ty>(incident)
+            }
+            fn verify(
+                incident: $crate::bindings::medic::remediation::types::Incident,
+            ) -> ::core::result::Result<
+                $crate::bindings::medic::remediation::types::Verdict,
+                $crate::bindings::medic::remediation::types::HostError,
+            > {
+                $crate::__private::verify::<$ty>(incident)
+            }
+            fn rollback(
+                incident: $crate::bindings::medic::remediation::types::Incident,
+            ) -> ::core::result::Result<
+                ::std::string::String,
+                $crate::bindings::medic::remediation::types::HostError,
+            > {
+                $crate::__private::rollback::<$ty>(incident)
+            }
+        }
+
+        $crate::bindings::__export_remediation!(__MedicRemediationExport);
+    };
+}
+
+/// Glue called by [`export_remediation!`]; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    use crate::bindings::medic::remediation::types as wit;
+    use crate::{Incident, Remediation};
+
+    pub fn plan<R: Remediation>(incident: wit::Incident) -> Result<Vec<wit::Step>, wit::HostError> {
+        let steps = R::plan(&Incident::from(incident))?;
+        Ok(steps.into_iter().map(wit::Step::from).collect())
+    }
+
+    pub fn apply<R: Remediation>(incident: wit::Incident) -> Result<String, wit::HostError> {
+        Ok(R::apply(&Incident::from(incident))?)
+    }
+
+    pub fn verify<R: Remediation>(incident: wit::Incident) -> Result<wit::Verdict, wit::HostError> {
+        Ok(R::verify(&Incident::from(incident))?.into())
+    }
+
+    pub fn rollback<R: Remediation>(incident: wit::Incident) -> Result<String, wit::HostError> {
+        Ok(R::rollback(&Incident::from(incident))?)
+    }
+}

@@ -1,0 +1,165 @@
+//! Appending to and reading the audit log.
+
+use std::time::SystemTime;
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{AuditEvent, GENESIS_HASH};
+use crate::db::{Database, DbError};
+
+/// One stored record. `--json` prints these.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditRecord {
+    /// Position in the log, from 1, without gaps.
+    pub seq: i64,
+    /// The run it belongs to.
+    pub run_id: String,
+    /// RFC 3339 UTC time, milliseconds.
+    pub at: String,
+    /// The event kind.
+    pub kind: String,
+    /// The event, as JSON.
+    pub data: serde_json::Value,
+    /// The previous record's hash ([`GENESIS_HASH`] for the first).
+    pub prev_hash: String,
+    /// sha256 over this record's fields and `prev_hash`.
+    pub hash: String,
+}
+
+/// The append-only audit log.
+#[derive(Clone)]
+pub struct AuditLog {
+    db: Database,
+}
+
+impl AuditLog {
+    /// The audit log in `db`.
+    pub fn new(db: Database) -> Self {
+        AuditLog { db }
+    }
+
+    /// Append `event` for `run_id`, durably, and return its sequence number. Returns only
+    /// once SQLite has committed it.
+    pub fn append(&self, run_id: &str, event: &AuditEvent) -> Result<i64, DbError> {
+        let data = serde_json::to_string(event).expect("audit events always serialise");
+        let at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        let mut connection = self.db.lock();
+        let transaction = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|error| self.db.error(error))?;
+        let last: Option<(i64, String)> = transaction
+            .query_row(
+                "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(|error| self.db.error(error))?;
+        let (seq, prev_hash) = match last {
+            Some((seq, hash)) => (seq + 1, hash),
+            None => (1, GENESIS_HASH.to_string()),
+        };
+        let hash = record_hash(seq, run_id, &at, event.kind(), &data, &prev_hash);
+        transaction
+            .execute(
+                "INSERT INTO events (seq, run_id, at, kind, data, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![seq, run_id, at, event.kind(), data, prev_hash, hash],
+            )
+            .map_err(|error| self.db.error(error))?;
+        transaction.commit().map_err(|error| self.db.error(error))?;
+        Ok(seq)
+    }
+
+    /// Every record, in order; of one run when `run_id` is given.
+    pub fn records(&self, run_id: Option<&str>) -> Result<Vec<AuditRecord>, DbError> {
+        let connection = self.db.lock();
+        let mut statement = connection
+            .prepare(
+                "SELECT seq, run_id, at, kind, data, prev_hash, hash FROM events
+                 WHERE ?1 IS NULL OR run_id = ?1 ORDER BY seq",
+            )
+            .map_err(|error| self.db.error(error))?;
+        let rows = statement
+            .query_map(params![run_id], |row| {
+                let data: String = row.get(4)?;
+                Ok(AuditRecord {
+                    seq: row.get(0)?,
+                    run_id: row.get(1)?,
+                    at: row.get(2)?,
+                    kind: row.get(3)?,
+                    data: serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data)),
+                    prev_hash: row.get(5)?,
+                    hash: row.get(6)?,
+                })
+            })
+            .map_err(|error| self.db.error(error))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|error| self.db.error(error))
+    }
+
+    /// Raw rows for verification: the stored text, not re-serialised JSON.
+    pub(crate) fn raw_rows(&self) -> Result<Vec<RawRow>, DbError> {
+        let connection = self.db.lock();
+        let mut statement = connection
+            .prepare("SELECT seq, run_id, at, kind, data, prev_hash, hash FROM events ORDER BY seq")
+            .map_err(|error| self.db.error(error))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(RawRow {
+                    seq: row.get(0)?,
+                    run_id: row.get(1)?,
+                    at: row.get(2)?,
+                    kind: row.get(3)?,
+                    data: row.get(4)?,
+                    prev_hash: row.get(5)?,
+                    hash: row.get(6)?,
+                })
+            })
+            .map_err(|error| self.db.error(error))?;
+        rows.collect::<Result<_, _>>()
+            .map_err(|error| self.db.error(error))
+    }
+
+    /// The id of the most recent run, if any.
+    pub fn last_run_id(&self) -> Result<Option<String>, DbError> {
+        let connection = self.db.lock();
+        connection
+            .query_row(
+                "SELECT run_id FROM events ORDER BY seq DESC LIMIT 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|error| self.db.error(error))
+    }
+}
+
+/// A stored row exactly as SQLite holds it.
+pub(crate) struct RawRow {
+    pub(crate) seq: i64,
+    pub(crate) run_id: String,
+    pub(crate) at: String,
+    pub(crate) kind: String,
+    pub(crate) data: String,
+    pub(crate) prev_hash: String,
+    pub(crate) hash: String,
+}
+
+/// The chain hash: sha256 over the fields, each followed by a newline.
+pub(crate) fn record_hash(
+    seq: i64,
+    run_id: &str,
+    at: &str,
+    kind: &str,
+    data: &str,
+    prev_hash: &str,
+) -> String {
+    let mut hasher = Sha256::new();
+    for field in [prev_hash, &seq.to_string(), run_id, at, kind, data] {
+        hasher.update(field.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
+}

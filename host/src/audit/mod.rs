@@ -1,0 +1,91 @@
+//! The audit log: every run, every host call (allowed or denied, and why), every outcome,
+//! in an append-only, hash-chained SQLite table.
+//!
+//! Owns: the event types (`AuditEvent`), appending (`log.rs`) and checking the chain
+//! (`verify.rs`). Each record's `hash` covers its own fields and the previous record's
+//! hash, so editing or deleting any record breaks every hash after it.
+
+mod log;
+mod verify;
+
+use serde::{Deserialize, Serialize};
+
+pub use log::{AuditLog, AuditRecord};
+pub use verify::{VerifyReport, verify_chain};
+
+/// The hash the first record chains from.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// One host call, as the gate decided it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostCall {
+    /// `plan`, `apply`, `verify` or `rollback`.
+    pub operation: String,
+    /// `exec`, `http`, `fs`, `env` or `checkpoint`.
+    pub capability: String,
+    /// What was asked for: a program and arguments, a method and URL, a path, a name.
+    pub target: String,
+    /// Whether the gate let it through.
+    pub allowed: bool,
+    /// Why: the grant that matched, or what refused it.
+    pub reason: String,
+    /// What happened, in a line (exit status, HTTP status, bytes), for allowed calls.
+    pub result: String,
+    /// How long the call took on the host.
+    pub duration_ms: u64,
+}
+
+/// What the audit log records.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuditEvent {
+    /// A run began.
+    RunStarted {
+        /// The remediation.
+        remediation: String,
+        /// Its version.
+        version: String,
+        /// The component hash that ran.
+        sha256: String,
+        /// Its risk level.
+        risk: String,
+        /// The incident.
+        incident_id: String,
+        /// Plan only.
+        dry_run: bool,
+    },
+    /// A host call was decided (and, if allowed, performed).
+    HostCall(HostCall),
+    /// One export call ended.
+    CallFinished {
+        /// `plan`, `apply`, `verify` or `rollback`.
+        operation: String,
+        /// `ok`, `guest_error`, `denied` or `trapped`.
+        outcome: String,
+        /// The guest's summary, error or trap.
+        detail: String,
+        /// Wall time.
+        duration_ms: u64,
+        /// Log and progress lines.
+        logs: Vec<String>,
+    },
+    /// A run ended.
+    RunFinished {
+        /// `healed`, `rolled_back`, `not_healed`, `denied`, `error` or `planned`.
+        status: String,
+        /// A sentence.
+        summary: String,
+    },
+}
+
+impl AuditEvent {
+    /// The event's kind, stored in its own column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AuditEvent::RunStarted { .. } => "run_started",
+            AuditEvent::HostCall(_) => "host_call",
+            AuditEvent::CallFinished { .. } => "call_finished",
+            AuditEvent::RunFinished { .. } => "run_finished",
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Exit codes: the only place they are defined. Listed in `--help` and the README.
+
+/// How a command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// Healed, planned, valid.
+    Success,
+    /// Finished but not healed, or the audit chain is broken.
+    NotHealed,
+    /// Usage, input or internal error; nothing half-applied.
+    Error,
+    /// The sandbox refused a host call the remediation needed.
+    Denied,
+}
+
+impl Exit {
+    pub(crate) fn code(self) -> i32 {
+        match self {
+            Exit::Success => 0,
+            Exit::NotHealed => 1,
+            Exit::Error => 2,
+            Exit::Denied => 4,
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! `medic manifest check PATH` and `medic manifest explain PATH`.
+
+use std::path::{Path, PathBuf};
+
+use medic::manifest::{self, Manifest};
+
+use super::exit::Exit;
+use super::output::Output;
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// Validate a manifest: syntax, grants, the risk ceiling, and the component hash when
+    /// the component is present.
+    Check {
+        /// A remediation directory, its remediation.toml, or a bundled name.
+        path: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print everything a remediation can touch, with warnings, for a security review.
+    Explain {
+        /// A remediation directory, its remediation.toml, or a bundled name.
+        path: String,
+        /// Print the explanation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run(
+    command: Command,
+    config_path: &Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    out: &mut Output,
+) -> anyhow::Result<Exit> {
+    match command {
+        Command::Check { path, json } => {
+            let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
+            let loaded = medic::catalog::load_remediation(&path, &config)?;
+            let warnings = manifest::explain::explain(&loaded.manifest).warnings.len();
+            if json {
+                out.json(&serde_json::json!({
+                    "version": 1, "name": loaded.manifest.name, "valid": true,
+                    "sha256": loaded.manifest.sha256, "warnings": warnings,
+                }))?;
+            } else {
+                out.line(format!(
+                    "{}: ok ({} {}, risk {}, component sha256 {} verified, within the `{}` ceiling; {warnings} warnings, see `medic manifest explain`)",
+                    loaded.manifest.file.display(),
+                    loaded.manifest.name,
+                    loaded.manifest.version,
+                    loaded.manifest.risk.as_str(),
+                    loaded.manifest.sha256,
+                    loaded.manifest.risk.as_str()
+                ))?;
+            }
+            Ok(Exit::Success)
+        }
+        Command::Explain { path, json } => {
+            let manifest = read_manifest(&path)?;
+            let explanation = manifest::explain::explain(&manifest);
+            if json {
+                out.json(&explanation)?;
+            } else {
+                render(&explanation, out)?;
+            }
+            Ok(Exit::Success)
+        }
+    }
+}
+
+/// A manifest from a path, or a bundled one by name; no component or ceiling needed.
+fn read_manifest(path: &str) -> anyhow::Result<Manifest> {
+    if Path::new(path).exists() {
+        return Ok(manifest::load_manifest(Path::new(path))?);
+    }
+    let manifests = medic::catalog::bundled_manifests()?;
+    manifests
+        .into_iter()
+        .find(|manifest| manifest.name == path)
+        .ok_or_else(|| {
+            manifest::ManifestError::UnknownRemediation {
+                name: path.to_string(),
+            }
+            .into()
+        })
+}
+
+fn render(explanation: &manifest::explain::Explanation, out: &mut Output) -> anyhow::Result<()> {
+    out.line(format!(
+        "{} {} -- {}",
+        explanation.name, explanation.remediation_version, explanation.description
+    ))?;
+    out.line(format!("risk: {}", explanation.risk))?;
+    out.line(format!("component sha256: {}", explanation.sha256))?;
+    out.line("can run (directly, no shell; cleared environment; one pattern per argument, whole-argument match):")?;
+    if explanation.exec.is_empty() {
+        out.line("  nothing")?;
+    }
+    for exec in &explanation.exec {
+        out.line(format!(
+            "  {} {}",
+            exec.program,
+            exec.args
+                .iter()
+                .map(|arg| format!("<{arg}>"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ))?;
+    }
+    out.line("can reach (no redirects followed; names must resolve to public addresses):")?;
+    if explanation.http.is_empty() {
+        out.line("  nothing")?;
+    }
+    for http in &explanation.http {
+        out.line(format!("  {} {}", http.method, http.url))?;
+    }
+    out.line("can touch files (beneath these roots only; symlinks cannot leave them):")?;
+    if explanation.fs.is_empty() {
+        out.line("  nothing")?;
+    }
+    for fs in &explanation.fs {
+        out.line(format!("  {} ({})", fs.path, fs.access))?;
+    }
+    out.line(format!(
+        "can read env: {}",
+        if explanation.env.is_empty() {
+            "nothing".to_string()
+        } else {
+            explanation.env.join(", ")
+        }
+    ))?;
+    out.line(format!(
+        "limits: {} ms per call, {} bytes of memory, {} bytes of output",
+        explanation.limits.timeout_ms,
+        explanation.limits.memory_bytes,
+        explanation.limits.output_bytes
+    ))?;
+    if explanation.warnings.is_empty() {
+        out.line("warnings: none")?;
+    } else {
+        out.line(format!("warnings ({}):", explanation.warnings.len()))?;
+        for warning in &explanation.warnings {
+            out.line(format!(
+                "  warning[{}] {}: {}",
+                warning.code, warning.field, warning.message
+            ))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! The command line: `Cli` and `Command`, one file per subcommand. Transports only: each
+//! command parses its arguments, calls one library function and renders the result.
+
+mod audit;
+mod exit;
+mod manifest;
+mod output;
+mod remediations;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use exit::Exit;
+use output::Output;
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success (healed, planned, valid)
+  1  finished but not healed (verify failed, rolled back), or the audit chain is broken
+  2  usage, input or internal error; nothing was half-applied
+  3  approval required; nothing was run
+  4  denied: the sandbox refused a host call the remediation needed
+
+Examples:
+  medic remediations list
+  medic manifest explain restart-service
+  medic run free-disk-space --incident incident.json --dry-run
+  medic audit verify";
+
+/// Heal failing infrastructure with sandboxed WebAssembly remediations.
+///
+/// Every remediation is a WebAssembly component that can reach only the programs, URLs,
+/// paths and environment names its manifest declares and the operator's risk ceiling
+/// permits. Every host call is recorded in a hash-chained audit log.
+#[derive(Debug, Parser)]
+#[command(name = "medic", version, after_help = AFTER_HELP)]
+pub(crate) struct Cli {
+    /// Where medic keeps its audit log, checkpoints and compiled components
+    /// [default: the config's `data_dir`, else ~/.local/share/medic].
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Read this medic.toml instead of the embedded default.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// More logging on stderr (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a remediation against an incident, in the sandbox.
+    Run(run::Args),
+    /// Check or explain a remediation manifest.
+    #[command(subcommand)]
+    Manifest(manifest::Command),
+    /// Show or verify the audit log.
+    #[command(subcommand)]
+    Audit(audit::Command),
+    /// List the bundled remediations.
+    #[command(subcommand)]
+    Remediations(remediations::Command),
+}
+
+/// Parse the command line, run it, and return the process exit code.
+pub(crate) fn main() -> i32 {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose, cli.quiet);
+    let mut out = Output::stdout();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args, &cli.config, cli.data_dir, &mut out),
+        Command::Manifest(command) => manifest::run(command, &cli.config, cli.data_dir, &mut out),
+        Command::Audit(command) => audit::run(command, &cli.config, cli.data_dir, &mut out),
+        Command::Remediations(command) => remediations::run(command, &mut out),
+    };
+    match result {
+        Ok(exit) => exit.code(),
+        Err(error) if output::is_broken_pipe(&error) => Exit::Success.code(),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            Exit::Error.code()
+        }
+    }
+}
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = medic::config::log_filter()
+        .and_then(|filter| tracing_subscriber::EnvFilter::try_new(filter).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "medic",
+            "--data-dir",
+            "/tmp/d",
+            "run",
+            "restart-service",
+            "--incident",
+            "i.json",
+            "--dry-run",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(cli.data_dir, Some(PathBuf::from("/tmp/d")));
+        let Command::Run(args) = cli.command else {
+            panic!("expected run")
+        };
+        assert_eq!(args.remediation, "restart-service");
+        assert_eq!(args.incident, PathBuf::from("i.json"));
+        assert!(args.dry_run && args.json);
+        assert!(
+            Cli::try_parse_from(["medic", "run", "x"]).is_err(),
+            "--incident is required"
+        );
+    }
+
+    #[test]
+    fn audit_and_manifest_flags_parse() {
+        let cli =
+            Cli::try_parse_from(["medic", "audit", "verify", "--expect-head", "ab", "--json"])
+                .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Audit(audit::Command::Verify { json: true, .. })
+        ));
+        let cli = Cli::try_parse_from(["medic", "manifest", "explain", "dir", "--json"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Manifest(manifest::Command::Explain { json: true, .. })
+        ));
+    }
+}

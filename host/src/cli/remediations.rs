@@ -1,0 +1,44 @@
+//! `medic remediations list`.
+
+use super::exit::Exit;
+use super::output::Output;
+
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum Command {
+    /// The remediations compiled into medic, with their risk and what they handle.
+    List {
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(crate) fn run(command: Command, out: &mut Output) -> anyhow::Result<Exit> {
+    let Command::List { json } = command;
+    let manifests = medic::catalog::bundled_manifests()?;
+    if json {
+        let list: Vec<serde_json::Value> = manifests
+            .iter()
+            .map(|manifest| {
+                serde_json::json!({
+                    "name": manifest.name, "version": manifest.version, "risk": manifest.risk.as_str(),
+                    "description": manifest.description, "sha256": manifest.sha256, "handles": manifest.handles,
+                })
+            })
+            .collect();
+        out.json(&serde_json::json!({ "version": 1, "remediations": list }))?;
+        return Ok(Exit::Success);
+    }
+    for manifest in &manifests {
+        out.line(format!(
+            "{:<18} {:<8} risk {:<7} {}",
+            manifest.name,
+            manifest.version,
+            manifest.risk.as_str(),
+            manifest.description
+        ))?;
+        let handles: Vec<String> = manifest.handles.iter().map(ToString::to_string).collect();
+        out.line(format!("{:<18} handles: {}", "", handles.join("; ")))?;
+    }
+    Ok(Exit::Success)
+}

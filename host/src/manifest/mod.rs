@@ -1,0 +1,216 @@
+//! Remediation manifests (`remediation.toml`): parsed, checked and turned into typed grants
+//! at load, so a bad manifest fails before anything runs.
+//!
+//! Owns: the schema (`schema.rs`), typed grants and what is never granted (`grant.rs`),
+//! risk levels and ceilings (`risk.rs`), limits (`limits.rs`), the reviewer's view
+//! (`explain.rs`). Does not own: deciding host calls (that is `sandbox/`), finding
+//! remediations by name (`catalog.rs`).
+
+mod error;
+pub mod explain;
+pub mod grant;
+pub mod limits;
+pub mod risk;
+mod schema;
+
+/// The capability shapes `config.rs` reuses for ceilings.
+pub(crate) mod schema_for_config {
+    pub(crate) use super::schema::{RawCapabilities, RawExec, RawFs, RawHttp, RawLimits};
+}
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub use error::{ManifestError, Origin};
+pub use grant::{Access, Grants};
+pub use limits::Limits;
+pub use risk::{Ceiling, Ceilings, Risk, check_within_ceiling};
+
+use grant::SourceText;
+use schema::RawManifest;
+
+/// The file name medic looks for in a remediation directory.
+pub const MANIFEST_FILE: &str = "remediation.toml";
+
+/// A checked manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// Kebab-case id.
+    pub name: String,
+    /// Semantic version.
+    pub version: String,
+    /// One sentence.
+    pub description: String,
+    /// Picks the ceiling.
+    pub risk: Risk,
+    /// The component file, relative to the manifest.
+    pub component: String,
+    /// Lowercase hex sha256 the component must hash to.
+    pub sha256: String,
+    /// What incidents it handles.
+    pub handles: Vec<Handles>,
+    /// What it may touch.
+    pub grants: Grants,
+    /// Resource limits.
+    pub limits: Limits,
+    /// Where it was read from.
+    pub file: PathBuf,
+}
+
+/// One `[[handles]]` entry: the incidents a remediation says it can heal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Handles {
+    /// `service`, `host`, ...
+    pub resource_kind: Option<String>,
+    /// `service_down`, `disk_full`, ...
+    pub issue_type: Option<String>,
+    /// A root cause from the taxonomy.
+    pub root_cause: Option<String>,
+}
+
+impl std::fmt::Display for Handles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = [
+            ("kind", &self.resource_kind),
+            ("issue", &self.issue_type),
+            ("cause", &self.root_cause),
+        ]
+        .iter()
+        .filter_map(|(label, value)| value.as_ref().map(|value| format!("{label}={value}")))
+        .collect();
+        f.write_str(&parts.join(" "))
+    }
+}
+
+/// Parse and check manifest `text` read from `file`.
+pub fn parse_manifest(text: &str, file: &Path) -> Result<Manifest, ManifestError> {
+    let raw: RawManifest = toml::from_str(text).map_err(|error| ManifestError::Syntax {
+        path: file.to_path_buf(),
+        message: error.to_string().trim_end().to_string(),
+    })?;
+    let src = SourceText { file, text };
+
+    let name = raw.name.get_ref();
+    let valid_name = name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !valid_name {
+        return src.invalid(
+            "name",
+            raw.name.span(),
+            format!("must be kebab-case (a-z, 0-9, `-`, at most 63), got `{name}`"),
+        );
+    }
+    let version = raw.version.get_ref();
+    let parts: Vec<&str> = version.split('.').collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|part| part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return src.invalid(
+            "version",
+            raw.version.span(),
+            format!("must be MAJOR.MINOR.PATCH, got `{version}`"),
+        );
+    }
+    let risk = Risk::parse(raw.risk.get_ref()).map_or_else(
+        || {
+            src.invalid(
+                "risk",
+                raw.risk.span(),
+                format!(
+                    "must be `low`, `medium` or `high`, got `{}`",
+                    raw.risk.get_ref()
+                ),
+            )
+        },
+        Ok,
+    )?;
+    let component = raw.component.get_ref();
+    let plain_component = !component.is_empty()
+        && !component.starts_with('/')
+        && component
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..");
+    if !plain_component || !component.ends_with(".wasm") {
+        return src.invalid("component", raw.component.span(), format!("must be a relative `.wasm` path inside the remediation directory, got `{component}`"));
+    }
+    let sha256 = raw.sha256.get_ref();
+    if sha256.len() != 64
+        || !sha256
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return src.invalid(
+            "sha256",
+            raw.sha256.span(),
+            format!("must be 64 lowercase hex digits, got `{sha256}`"),
+        );
+    }
+
+    let grants = grant::parse_grants(&raw.capabilities, &src, "capabilities.", false)?;
+    let limits = limits::parse_limits(&raw.limits, &src, "limits.", Limits::default())?;
+    let handles = raw
+        .handles
+        .into_iter()
+        .map(|handles| Handles {
+            resource_kind: handles.resource_kind,
+            issue_type: handles.issue_type,
+            root_cause: handles.root_cause,
+        })
+        .collect();
+    Ok(Manifest {
+        name: name.clone(),
+        version: version.clone(),
+        description: raw.description,
+        risk,
+        component: component.clone(),
+        sha256: sha256.clone(),
+        handles,
+        grants,
+        limits,
+        file: file.to_path_buf(),
+    })
+}
+
+/// Read and check a manifest; `path` is the file or the directory holding it.
+pub fn load_manifest(path: &Path) -> Result<Manifest, ManifestError> {
+    let file = if path.is_dir() {
+        path.join(MANIFEST_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Read {
+        path: file.clone(),
+        source,
+    })?;
+    parse_manifest(&text, &file)
+}
+
+/// Lowercase hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Fail unless `wasm` hashes to the manifest's `sha256`.
+pub fn check_component_hash(
+    manifest: &Manifest,
+    component_path: &Path,
+    wasm: &[u8],
+) -> Result<(), ManifestError> {
+    let actual = sha256_hex(wasm);
+    if actual != manifest.sha256 {
+        return Err(ManifestError::HashMismatch {
+            name: manifest.name.clone(),
+            component: component_path.to_path_buf(),
+            expected: manifest.sha256.clone(),
+            actual,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,360 @@
+//! Runs one export of one remediation component in a fresh store, with only medic's host
+//! interfaces and a minimal WASI (io, cli without env or args, clocks, random) linked.
+//!
+//! Owns: the engine and linker (`engine.rs`), the store's data (`state.rs`) and the gates,
+//! one file per capability: `exec.rs`, `http.rs`, `fs.rs`, `env.rs`, `limits.rs`. Nothing
+//! else decides a host call. Does not own: choosing what to call in which order (`heal/`).
+//!
+//! wasi:filesystem and wasi:sockets are never added to the linker, so a component that
+//! imports them fails in `prepare`, before it runs.
+
+mod bindings;
+mod checkpoint;
+mod engine;
+pub mod env;
+pub mod exec;
+pub mod fs;
+pub mod http;
+pub mod limits;
+mod log;
+mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use thiserror::Error;
+use wasmtime::Store;
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi::p2::bindings::{cli, clocks, random};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+pub use engine::CacheUse;
+pub use state::{LogLine, RunContext};
+
+use crate::audit::{AuditLog, HostCall};
+use crate::checkpoint::Checkpoints;
+use crate::incident::Incident;
+use crate::manifest::{Ceiling, Manifest};
+use bindings::{HostError, RemediationWorld, RemediationWorldPre};
+use state::{HostState, RunGrants, escape_text};
+
+/// Why a component could not be made ready to run.
+#[derive(Debug, Error)]
+pub enum SandboxError {
+    /// The engine could not be set up.
+    #[error("wasm engine: {0}")]
+    Engine(String),
+    /// The bytes are not a valid component.
+    #[error("component does not compile: {0}")]
+    Compile(String),
+    /// The component imports something medic does not provide (e.g. wasi:filesystem).
+    #[error("component cannot be linked: {0}")]
+    Link(String),
+}
+
+/// One of the four exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    /// Dry run.
+    Plan,
+    /// Make the change.
+    Apply,
+    /// Check it worked.
+    Verify,
+    /// Undo it.
+    Rollback,
+}
+
+impl Operation {
+    /// The export's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Plan => "plan",
+            Operation::Apply => "apply",
+            Operation::Verify => "verify",
+            Operation::Rollback => "rollback",
+        }
+    }
+}
+
+/// A step from `plan`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedStep {
+    /// `exec`, `http`, `fs`, `env` or `none`.
+    pub capability: String,
+    /// What it touches.
+    pub target: String,
+    /// Why.
+    pub detail: String,
+}
+
+/// How an export call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// `plan` returned steps.
+    Steps(Vec<PlannedStep>),
+    /// `apply` or `rollback` returned a summary.
+    Summary(String),
+    /// `verify` returned a verdict.
+    Verdict {
+        /// Healed or not.
+        healthy: bool,
+        /// The evidence.
+        detail: String,
+    },
+    /// The guest returned an error. `denied` when it came from a refused host call.
+    GuestError {
+        /// `denied`, `not_found` or `failed`.
+        kind: &'static str,
+        /// The guest's message.
+        message: String,
+    },
+    /// The guest was stopped: a limit, a trap, a timeout.
+    Stopped(String),
+}
+
+/// Everything one export call produced.
+#[derive(Debug, Clone)]
+pub struct CallReport {
+    /// Which export.
+    pub operation: Operation,
+    /// Its result.
+    pub outcome: CallOutcome,
+    /// Every host call, in order.
+    pub host_calls: Vec<HostCall>,
+    /// Log and progress lines.
+    pub logs: Vec<LogLine>,
+    /// Captured stdout, escaped.
+    pub stdout: String,
+    /// Captured stderr, escaped.
+    pub stderr: String,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+/// What a call needs besides the component: who it is for and where it records.
+pub struct CallContext {
+    /// The run and incident ids.
+    pub run: RunContext,
+    /// Where host calls are recorded.
+    pub audit: AuditLog,
+    /// The incident's checkpoints for this remediation.
+    pub checkpoints: Checkpoints,
+    /// The operator's ceiling for the remediation's risk level.
+    pub ceiling: Ceiling,
+}
+
+/// A compiled, linked remediation, ready to instantiate many times.
+pub struct Prepared {
+    pre: RemediationWorldPre<HostState>,
+    manifest: Arc<Manifest>,
+    /// Whether compiling was needed.
+    pub cache: CacheUse,
+}
+
+/// The engine and linker; create one per process.
+pub struct Sandbox {
+    engine: engine::MedicEngine,
+    linker: Linker<HostState>,
+}
+
+impl Sandbox {
+    /// An engine caching compiled components in `cache_dir` (none: no cache).
+    pub fn new(cache_dir: Option<PathBuf>) -> Result<Self, SandboxError> {
+        let engine = engine::MedicEngine::new(cache_dir)?;
+        let linker = build_linker(&engine.engine)
+            .map_err(|error| SandboxError::Engine(format!("{error:#}")))?;
+        Ok(Sandbox { engine, linker })
+    }
+
+    /// Compile (or load from cache) and link `wasm`, whose sha256 the caller has checked
+    /// against `manifest`. Fails if the component imports anything medic does not provide.
+    pub fn prepare(&self, manifest: Arc<Manifest>, wasm: &[u8]) -> Result<Prepared, SandboxError> {
+        let (component, cache) = self.engine.compile(wasm, &manifest.sha256)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|error| SandboxError::Link(format!("{error:#}")))?;
+        let pre = RemediationWorldPre::new(instance_pre)
+            .map_err(|error| SandboxError::Link(format!("{error:#}")))?;
+        Ok(Prepared {
+            pre,
+            manifest,
+            cache,
+        })
+    }
+
+    /// Call one export in a fresh instance, under the manifest's limits. Never panics on
+    /// anything the guest does; a trap or timeout comes back as [`CallOutcome::Stopped`].
+    pub async fn call(
+        &self,
+        prepared: &Prepared,
+        operation: Operation,
+        incident: &Incident,
+        context: CallContext,
+    ) -> CallReport {
+        let started = Instant::now();
+        let limits = prepared.manifest.limits;
+        let output_cap = usize::try_from(limits.output).unwrap_or(usize::MAX);
+        let stdout = MemoryOutputPipe::new(output_cap);
+        let stderr = MemoryOutputPipe::new(output_cap);
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .build();
+        let state = HostState {
+            wasi,
+            table: ResourceTable::new(),
+            store_limits: limits::store_limits(&limits),
+            grants: Arc::new(RunGrants {
+                manifest: prepared.manifest.clone(),
+                ceiling: context.ceiling,
+            }),
+            run: context.run,
+            operation: operation.as_str(),
+            audit: context.audit,
+            checkpoints: context.checkpoints,
+            fs_roots: fs::FsRoots::open(&prepared.manifest.grants.fs),
+            budget: limits::Budget::new(&limits),
+            calls: Vec::new(),
+            logs: Vec::new(),
+            audit_failure: None,
+        };
+        let mut store = Store::new(&self.engine.engine, state);
+        store.limiter(|state| &mut state.store_limits);
+        store.set_epoch_deadline(limits::deadline_ticks(limits.timeout));
+        store.epoch_deadline_trap();
+
+        let wit_incident = to_wit(incident);
+        let run = async {
+            let instance: RemediationWorld = prepared.pre.instantiate_async(&mut store).await?;
+            let guest = instance.medic_remediation_remediation();
+            let outcome = match operation {
+                Operation::Plan => guest
+                    .call_plan(&mut store, &wit_incident)
+                    .await?
+                    .map(|steps| {
+                        CallOutcome::Steps(
+                            steps
+                                .into_iter()
+                                .map(|step| PlannedStep {
+                                    capability: escape_text(&step.capability),
+                                    target: escape_text(&step.target),
+                                    detail: escape_text(&step.detail),
+                                })
+                                .collect(),
+                        )
+                    }),
+                Operation::Apply => guest
+                    .call_apply(&mut store, &wit_incident)
+                    .await?
+                    .map(|text| CallOutcome::Summary(escape_text(&text))),
+                Operation::Verify => {
+                    guest
+                        .call_verify(&mut store, &wit_incident)
+                        .await?
+                        .map(|verdict| CallOutcome::Verdict {
+                            healthy: verdict.healthy,
+                            detail: escape_text(&verdict.detail),
+                        })
+                }
+                Operation::Rollback => guest
+                    .call_rollback(&mut store, &wit_incident)
+                    .await?
+                    .map(|text| CallOutcome::Summary(escape_text(&text))),
+            };
+            Ok::<_, wasmtime::Error>(outcome.unwrap_or_else(guest_error))
+        };
+        let outcome = match tokio::time::timeout(limits.timeout + limits::GRACE, run).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(error)) => CallOutcome::Stopped(limits::describe_trap(&error, &limits)),
+            Err(_) => CallOutcome::Stopped(format!(
+                "time limit: the call did not finish within {} (a host call was still running)",
+                humantime::format_duration(limits.timeout)
+            )),
+        };
+        let state = store.into_data();
+        let outcome = match state.audit_failure {
+            Some(failure) => CallOutcome::Stopped(failure),
+            None => outcome,
+        };
+        CallReport {
+            operation,
+            outcome,
+            host_calls: state.calls,
+            logs: state.logs,
+            stdout: escape_text(&String::from_utf8_lossy(&stdout.contents())),
+            stderr: escape_text(&String::from_utf8_lossy(&stderr.contents())),
+            duration: started.elapsed(),
+        }
+    }
+}
+
+fn guest_error(error: HostError) -> CallOutcome {
+    let (kind, message) = match error {
+        HostError::Denied(message) => ("denied", message),
+        HostError::NotFound(message) => ("not_found", message),
+        HostError::Failed(message) => ("failed", message),
+    };
+    CallOutcome::GuestError {
+        kind,
+        message: escape_text(&message),
+    }
+}
+
+fn to_wit(incident: &Incident) -> bindings::Incident {
+    bindings::Incident {
+        id: incident.id.clone(),
+        source: incident.source.as_str().to_string(),
+        resource_kind: incident.resource.kind.clone(),
+        resource_id: incident.resource.id.clone(),
+        issue_type: incident.issue_type.clone(),
+        summary: incident.summary.clone(),
+        labels: incident
+            .labels
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+        params: incident
+            .params
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect(),
+    }
+}
+
+/// The linker: WASI io, cli (no env, args or stdin content), clocks and random, then
+/// medic's interfaces. Nothing else, on purpose.
+fn build_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>> {
+    use wasmtime_wasi::cli::WasiCli;
+    use wasmtime_wasi::clocks::WasiClocks;
+    use wasmtime_wasi::random::WasiRandom;
+    use wasmtime_wasi::{WasiView, cli::WasiCliView, clocks::WasiClocksView};
+
+    let mut linker = Linker::new(engine);
+    let l = &mut linker;
+    wasmtime_wasi_io::add_to_linker_async(l)?;
+    cli::exit::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::environment::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::stdin::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::stdout::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::stderr::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::terminal_input::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::terminal_output::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::terminal_stdin::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::terminal_stdout::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    cli::terminal_stderr::add_to_linker::<HostState, WasiCli>(l, HostState::cli)?;
+    clocks::wall_clock::add_to_linker::<HostState, WasiClocks>(l, HostState::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<HostState, WasiClocks>(l, HostState::clocks)?;
+    random::random::add_to_linker::<HostState, WasiRandom>(l, |state| state.ctx().ctx.random())?;
+    random::insecure::add_to_linker::<HostState, WasiRandom>(l, |state| state.ctx().ctx.random())?;
+    random::insecure_seed::add_to_linker::<HostState, WasiRandom>(l, |state| {
+        state.ctx().ctx.random()
+    })?;
+    RemediationWorld::add_to_linker::<HostState, HasSelf<HostState>>(l, |state| state)?;
+    Ok(linker)
+}
