@@ -3,7 +3,9 @@
 //! The component's WASI environment is empty. `env.get` returns a value only for a name
 //! the manifest declares and the ceiling allows, read from medic's environment at that
 //! moment; any other name is denied and audited. Values are never written to the audit
-//! log, only whether the variable was set.
+//! log, only whether the variable was set, and every value handed out is redacted from
+//! what the guest reports back (summaries, logs, stdout, stderr) before it is recorded or
+//! shown.
 
 use std::time::Instant;
 
@@ -47,6 +49,9 @@ impl Host for HostState {
         }
         let value = config::host_env(&name);
         let result = if value.is_some() { "set" } else { "not set" };
+        if let Some(value) = &value {
+            self.revealed.push((name.clone(), value.clone()));
+        }
         self.record(
             "env",
             name,
@@ -55,5 +60,30 @@ impl Host for HostState {
             started,
         )?;
         Ok(Ok(value))
+    }
+}
+
+/// Shortest value worth redacting; shorter ones would blank out ordinary words.
+const MIN_REDACTED_LEN: usize = 4;
+
+/// Replace every revealed value in `text` with `[redacted:NAME]`.
+pub(crate) fn redact(text: &str, revealed: &[(String, String)]) -> String {
+    let mut text = text.to_string();
+    for (name, value) in revealed {
+        if value.len() >= MIN_REDACTED_LEN {
+            text = text.replace(value.as_str(), &format!("[redacted:{name}]"));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_values_are_redacted_from_guest_text() {
+        let revealed = vec![("TOKEN".to_string(), "s3cr3t-value".to_string()), ("SHORT".to_string(), "ab".to_string())];
+        assert_eq!(redact("token=s3cr3t-value, ab", &revealed), "token=[redacted:TOKEN], ab");
     }
 }

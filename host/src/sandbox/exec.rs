@@ -8,7 +8,8 @@
 //! env names (values from medic's environment) plus [`FIXED_ENV`], working directory
 //! [`WORKDIR`], stdin from `/dev/null`, stdout and stderr captured up to the manifest's
 //! `output` bytes each (the rest drained and dropped, truncation flagged), and a timeout
-//! after which the whole process group is killed. Every call, allowed or denied, is
+//! of half the call's own (at most [`MAX_EXEC_TIME`]) after which the whole process group
+//! is killed, so the guest keeps time to react to a hung program. Every call, allowed or denied, is
 //! audited before the guest sees the result.
 
 use std::path::Path;
@@ -116,7 +117,7 @@ impl Host for HostState {
                 config::host_env(&grant.name).map(|value| (grant.name.clone(), value))
             })
             .collect();
-        let timeout = grants.manifest.limits.timeout.min(MAX_EXEC_TIME);
+        let timeout = (grants.manifest.limits.timeout / 2).min(MAX_EXEC_TIME);
         let cap = usize::try_from(grants.manifest.limits.output).unwrap_or(usize::MAX);
         let outcome = spawn_and_wait(&program, &args, &env, timeout, cap).await;
         let result = match &outcome {

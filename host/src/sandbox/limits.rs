@@ -91,8 +91,10 @@ pub(crate) fn deadline_ticks(timeout: Duration) -> u64 {
     (timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
 }
 
-/// Name the limit a trap came from, for the operator.
-pub(crate) fn describe_trap(error: &wasmtime::Error, limits: &Limits) -> String {
+/// Name the limit a trap came from, for the operator. `output_full` says whether stdout
+/// or stderr reached its cap: a guest whose write failed there usually panics (a wasm
+/// `unreachable` trap), so the full pipe is the real cause.
+pub(crate) fn describe_trap(error: &wasmtime::Error, limits: &Limits, output_full: bool) -> String {
     let chain = format!("{error:#}");
     if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
         match trap {
@@ -114,14 +116,14 @@ pub(crate) fn describe_trap(error: &wasmtime::Error, limits: &Limits) -> String 
             limits.memory
         );
     }
-    if chain.contains("write beyond capacity of MemoryOutputPipe") {
+    if output_full || chain.contains("write beyond capacity of MemoryOutputPipe") {
         return format!(
             "output limit: the guest wrote more than {} bytes to stdout or stderr",
             limits.output
         );
     }
-    if chain.contains(LOG_LIMIT) || chain.contains(HOST_CALL_LIMIT) {
-        return chain.lines().next().unwrap_or_default().to_string();
+    if let Some(cause) = error.chain().map(ToString::to_string).find(|cause| cause.contains(LOG_LIMIT) || cause.contains(HOST_CALL_LIMIT)) {
+        return cause;
     }
-    format!("the guest trapped: {chain}")
+    format!("the guest trapped: {}", error.root_cause())
 }

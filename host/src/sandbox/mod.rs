@@ -222,6 +222,7 @@ impl Sandbox {
             budget: limits::Budget::new(&limits),
             calls: Vec::new(),
             logs: Vec::new(),
+            revealed: Vec::new(),
             audit_failure: None,
         };
         let mut store = Store::new(&self.engine.engine, state);
@@ -271,7 +272,10 @@ impl Sandbox {
         };
         let outcome = match tokio::time::timeout(limits.timeout + limits::GRACE, run).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(error)) => CallOutcome::Stopped(limits::describe_trap(&error, &limits)),
+            Ok(Err(error)) => {
+                let output_full = stdout.contents().len() >= output_cap || stderr.contents().len() >= output_cap;
+                CallOutcome::Stopped(limits::describe_trap(&error, &limits, output_full))
+            }
             Err(_) => CallOutcome::Stopped(format!(
                 "time limit: the call did not finish within {} (a host call was still running)",
                 humantime::format_duration(limits.timeout)
@@ -280,17 +284,37 @@ impl Sandbox {
         let state = store.into_data();
         let outcome = match state.audit_failure {
             Some(failure) => CallOutcome::Stopped(failure),
-            None => outcome,
+            None => redact_outcome(outcome, &state.revealed),
         };
+        let redact = |text: &str| env::redact(text, &state.revealed);
         CallReport {
             operation,
             outcome,
             host_calls: state.calls,
-            logs: state.logs,
-            stdout: escape_text(&String::from_utf8_lossy(&stdout.contents())),
-            stderr: escape_text(&String::from_utf8_lossy(&stderr.contents())),
+            logs: state.logs.iter().map(|line| LogLine { level: line.level.clone(), message: redact(&line.message) }).collect(),
+            stdout: redact(&escape_text(&String::from_utf8_lossy(&stdout.contents()))),
+            stderr: redact(&escape_text(&String::from_utf8_lossy(&stderr.contents()))),
             duration: started.elapsed(),
         }
+    }
+}
+
+fn redact_outcome(outcome: CallOutcome, revealed: &[(String, String)]) -> CallOutcome {
+    if revealed.is_empty() {
+        return outcome;
+    }
+    let redact = |text: &str| env::redact(text, revealed);
+    match outcome {
+        CallOutcome::Steps(steps) => CallOutcome::Steps(
+            steps
+                .into_iter()
+                .map(|step| PlannedStep { capability: step.capability, target: redact(&step.target), detail: redact(&step.detail) })
+                .collect(),
+        ),
+        CallOutcome::Summary(text) => CallOutcome::Summary(redact(&text)),
+        CallOutcome::Verdict { healthy, detail } => CallOutcome::Verdict { healthy, detail: redact(&detail) },
+        CallOutcome::GuestError { kind, message } => CallOutcome::GuestError { kind, message: redact(&message) },
+        CallOutcome::Stopped(reason) => CallOutcome::Stopped(redact(&reason)),
     }
 }
 

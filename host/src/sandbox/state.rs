@@ -52,6 +52,8 @@ pub(crate) struct HostState {
     pub(crate) budget: Budget,
     pub(crate) calls: Vec<HostCall>,
     pub(crate) logs: Vec<LogLine>,
+    /// Environment values handed to the guest, redacted from everything it reports.
+    pub(crate) revealed: Vec<(String, String)>,
     /// Set when an audit write failed: the run stops, since unrecorded calls are not allowed.
     pub(crate) audit_failure: Option<String>,
 }
@@ -86,7 +88,7 @@ impl HostState {
             duration_ms: started.elapsed().as_millis() as u64,
         };
         if !allowed {
-            tracing::warn!(remediation = %self.remediation(), capability, target = %call.target, reason = %call.reason, "denied");
+            tracing::debug!(remediation = %self.remediation(), capability, target = %call.target, reason = %call.reason, "denied");
         }
         if let Err(error) = self
             .audit

@@ -1,0 +1,55 @@
+//! The limits gate from the hostile side: `limits-abuse` exhausts time, memory, stack,
+//! output and host calls; each is stopped with a named limit, rollback still runs in a
+//! fresh instance, and the host carries on. `wasi-ambient` imports wasi:filesystem and
+//! wasi:sockets and must not instantiate.
+
+use medic_tests::Remediation;
+
+use super::{assert_healed, medic};
+
+fn abuse() -> Remediation {
+    Remediation::new("limits-abuse").limit("timeout", "2s").limit("memory", "16MiB").limit("output", "4KiB")
+}
+
+#[test]
+fn limits_stop_each_kind_of_exhaustion_and_the_host_carries_on() {
+    let medic = medic();
+    let dir = medic.install(&abuse());
+    let cases = [
+        ("loop", "time limit"),
+        ("memory", "memory limit"),
+        ("recursion", "stack limit"),
+        ("log-flood", "log output limit exceeded"),
+        ("stdout-flood", "output limit"),
+        ("call-flood", "host-call limit exceeded"),
+    ];
+    for (attack, limit) in cases {
+        let incident = medic.incident(&format!("limits-{attack}"), &[("attack", attack)]);
+        let result = medic.run_remediation(&dir, &incident);
+        assert_eq!(result.code, 2, "{attack}: exit 2\n{}\n{}", result.stdout, result.stderr);
+        let report = result.json();
+        assert_eq!(report["status"], "error", "{attack}: {report:#}");
+        let summary = report["summary"].as_str().unwrap();
+        assert!(summary.contains(limit), "{attack}: `{summary}` should name `{limit}`");
+        assert!(summary.contains("rolled back: rolled back"), "{attack}: rollback ran in a fresh instance: {summary}");
+        let calls = report["calls"].as_array().unwrap();
+        assert_eq!(calls.last().unwrap()["operation"], "rollback");
+    }
+    let incident = medic.incident("limits-none", &[("attack", "none")]);
+    assert_healed(&medic.run_remediation(&dir, &incident));
+    medic.assert_audit_intact();
+}
+
+#[test]
+fn limits_refuse_a_component_that_imports_files_or_sockets() {
+    let medic = medic();
+    let dir = medic.install(&Remediation::new("wasi-ambient"));
+    let result = medic.run_remediation(&dir, &medic.incident("ambient", &[]));
+    assert_eq!(result.code, 2, "{}{}", result.stdout, result.stderr);
+    let report = result.json();
+    assert_eq!(report["status"], "error");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("cannot be linked") && summary.contains("wasi:"), "{summary}");
+    assert!(summary.contains("filesystem") || summary.contains("sockets"), "{summary}");
+    assert!(report["calls"].as_array().unwrap().is_empty(), "nothing ran");
+}

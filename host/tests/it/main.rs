@@ -1,0 +1,52 @@
+//! medic's end-to-end tests: the real `medic` binary, hostile guests from `tests/guests/`,
+//! the bundled remediations against real local problems. Helpers live in `medic-tests`.
+
+mod audit;
+mod cli;
+mod env;
+mod exec;
+mod fs;
+mod http;
+mod limits;
+mod manifest;
+mod remediations;
+
+use medic_tests::{Medic, RunResult};
+
+/// A fresh medic installation in a temporary directory.
+fn medic() -> Medic {
+    Medic::new(env!("CARGO_BIN_EXE_medic"))
+}
+
+/// Assert a run was denied: exit 4, status `denied`, and the first denied host call is of
+/// `capability` with a reason containing `reason`. Returns that call.
+fn assert_denied(result: &RunResult, capability: &str, reason: &str) -> serde_json::Value {
+    assert_eq!(result.code, 4, "expected exit 4 (denied)\nstdout: {}\nstderr: {}", result.stdout, result.stderr);
+    let report = result.json();
+    assert_eq!(report["status"], "denied", "{report:#}");
+    let denied: Vec<&serde_json::Value> = report["host_calls"].as_array().expect("host_calls").iter().filter(|call| call["allowed"] == false).collect();
+    let call = denied.first().unwrap_or_else(|| panic!("no denied host call in {report:#}"));
+    assert_eq!(call["capability"], capability, "{call:#}");
+    let text = call["reason"].as_str().unwrap_or_default();
+    assert!(text.contains(reason), "reason `{text}` should contain `{reason}`");
+    (*call).clone()
+}
+
+/// Assert a run healed (exit 0, status `healed`) and return its report.
+fn assert_healed(result: &RunResult) -> serde_json::Value {
+    assert_eq!(result.code, 0, "expected exit 0 (healed)\nstdout: {}\nstderr: {}", result.stdout, result.stderr);
+    let report = result.json();
+    assert_eq!(report["status"], "healed", "{report:#}");
+    report
+}
+
+/// Assert the audit log holds a denied host call of `capability` whose target contains
+/// `target`, for the remediation's run.
+fn assert_denial_audited(medic: &Medic, capability: &str, target: &str) {
+    let calls = medic.audited_calls(capability);
+    assert!(
+        calls.iter().any(|call| call["allowed"] == false && call["target"].as_str().unwrap_or_default().contains(target)),
+        "no audited denial of {capability} `{target}` in {calls:#?}"
+    );
+    medic.assert_audit_intact();
+}

@@ -1,0 +1,239 @@
+//! Running the real `medic` binary against a temporary data directory and configuration.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+use tempfile::TempDir;
+
+/// A remediation under test: a guest component plus the manifest written for it. The
+/// configuration's ceiling for its risk level is, unless a test says otherwise, the same
+/// grants, so the manifest loads and the gate is what decides.
+#[derive(Debug, Clone)]
+pub struct Remediation {
+    /// The manifest name.
+    pub name: String,
+    /// The guest crate whose component is used.
+    pub guest: String,
+    /// `low`, `medium` or `high`.
+    pub risk: String,
+    tables: String,
+    env: Vec<String>,
+    limits: String,
+    /// Override the component hash written into the manifest.
+    pub sha256: Option<String>,
+}
+
+impl Remediation {
+    /// A manifest for `guest` with no grants, risk `low`.
+    pub fn new(guest: &str) -> Self {
+        Remediation {
+            name: guest.to_string(),
+            guest: guest.to_string(),
+            risk: "low".to_string(),
+            tables: String::new(),
+            env: Vec::new(),
+            limits: String::new(),
+            sha256: None,
+        }
+    }
+
+    /// Set the risk level.
+    pub fn risk(mut self, risk: &str) -> Self {
+        self.risk = risk.to_string();
+        self
+    }
+
+    /// Grant a program with argument patterns.
+    pub fn exec(mut self, program: &str, args: &[&str]) -> Self {
+        let args: Vec<String> = args.iter().map(|arg| toml_string(arg)).collect();
+        writeln!(self.tables, "[[capabilities.exec]]\nprogram = {}\nargs = [{}]", toml_string(program), args.join(", ")).unwrap();
+        self
+    }
+
+    /// Grant a method and URL pattern.
+    pub fn http(mut self, method: &str, url: &str) -> Self {
+        writeln!(self.tables, "[[capabilities.http]]\nmethod = {}\nurl = {}", toml_string(method), toml_string(url)).unwrap();
+        self
+    }
+
+    /// Grant a path (`read` or `read-write`).
+    pub fn fs(mut self, path: &Path, access: &str) -> Self {
+        writeln!(self.tables, "[[capabilities.fs]]\npath = {}\naccess = {}", toml_string(&path.display().to_string()), toml_string(access)).unwrap();
+        self
+    }
+
+    /// Grant an environment name.
+    pub fn env(mut self, name: &str) -> Self {
+        self.env.push(toml_string(name));
+        self
+    }
+
+    /// Set a `[limits]` entry, e.g. `("timeout", "2s")`.
+    pub fn limit(mut self, key: &str, value: &str) -> Self {
+        writeln!(self.limits, "{key} = {}", toml_string(value)).unwrap();
+        self
+    }
+
+    fn manifest(&self, sha256: &str) -> String {
+        format!(
+            "name = {}\nversion = \"0.1.0\"\ndescription = \"test guest {}\"\nrisk = {}\ncomponent = \"guest.wasm\"\nsha256 = {}\n\n[capabilities]\nenv = [{}]\n\n{}\n[limits]\n{}",
+            toml_string(&self.name),
+            self.guest,
+            toml_string(&self.risk),
+            toml_string(sha256),
+            self.env.join(", "),
+            self.tables,
+            self.limits
+        )
+    }
+
+    /// The same grants and limits as a ceiling for `medic.toml`.
+    pub fn ceiling(&self) -> String {
+        let level = &self.risk;
+        let tables = self.tables.replace("[[capabilities.", &format!("[[ceilings.{level}."));
+        let limits = if self.limits.is_empty() { String::new() } else { format!("[ceilings.{level}.max_limits]\n{}", self.limits) };
+        format!("[ceilings.{level}]\nenv = [{}]\n\n{tables}\n{limits}", self.env.join(", "))
+    }
+}
+
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).expect("strings serialise")
+}
+
+/// A temporary medic installation: data directory, configuration, remediations, incidents.
+pub struct Medic {
+    binary: PathBuf,
+    root: TempDir,
+    extra_config: String,
+}
+
+/// What one `medic` invocation did.
+#[derive(Debug)]
+pub struct RunResult {
+    /// The exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl RunResult {
+    /// Standard output parsed as JSON; panics with both streams when it is not.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+}
+
+impl Medic {
+    /// A fresh installation using the `medic` binary at `binary`.
+    pub fn new(binary: &str) -> Self {
+        Medic { binary: PathBuf::from(binary), root: tempfile::tempdir().expect("temp dir"), extra_config: String::new() }
+    }
+
+    /// The temporary root, for files a test creates.
+    pub fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    /// medic's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    /// Add lines to every configuration written from now on (e.g. pins).
+    pub fn config_extra(&mut self, text: &str) {
+        self.extra_config.push_str(text);
+        self.extra_config.push('\n');
+    }
+
+    /// Write `remediation` (its component and manifest) into its own directory, and a
+    /// configuration whose ceiling for its level matches its grants. Returns the directory.
+    pub fn install(&self, remediation: &Remediation) -> PathBuf {
+        self.install_with_ceiling(remediation, &remediation.ceiling())
+    }
+
+    /// Like [`Medic::install`], with the given ceiling text (`[[ceilings.low.exec]]` ...).
+    pub fn install_with_ceiling(&self, remediation: &Remediation, ceiling: &str) -> PathBuf {
+        let dir = self.root.path().join("remediations").join(&remediation.name);
+        std::fs::create_dir_all(&dir).expect("remediation dir");
+        let wasm = std::fs::read(crate::guest_wasm(&remediation.guest)).expect("guest component");
+        let sha256 = remediation.sha256.clone().unwrap_or_else(|| hex::encode(Sha256::digest(&wasm)));
+        std::fs::write(dir.join("guest.wasm"), &wasm).expect("write component");
+        std::fs::write(dir.join("remediation.toml"), remediation.manifest(&sha256)).expect("write manifest");
+        std::fs::write(self.config_path(), format!("{}\n{ceiling}", self.extra_config)).expect("write config");
+        dir
+    }
+
+    /// The configuration file tests pass with `--config`.
+    pub fn config_path(&self) -> PathBuf {
+        self.root.path().join("medic.toml")
+    }
+
+    /// Write an incident with `params` and return its path.
+    pub fn incident(&self, id: &str, params: &[(&str, &str)]) -> PathBuf {
+        let params: serde_json::Map<String, serde_json::Value> = params.iter().map(|(key, value)| (key.to_string(), serde_json::Value::from(*value))).collect();
+        let incident = serde_json::json!({
+            "id": id, "source": "cli", "resource": {"kind": "service", "id": "test"},
+            "issue_type": "test", "summary": "a test incident", "params": params,
+        });
+        let path = self.root.path().join(format!("{id}.json"));
+        std::fs::write(&path, serde_json::to_string_pretty(&incident).expect("json")).expect("write incident");
+        path
+    }
+
+    /// Run `medic --data-dir D [--config C] ARGS` (the config only once one was written).
+    pub fn run(&self, args: &[&str]) -> RunResult {
+        self.run_with_env(args, &[])
+    }
+
+    /// `medic run DIR --incident INCIDENT --json`.
+    pub fn run_remediation(&self, dir: &Path, incident: &Path) -> RunResult {
+        self.run(&["run", &dir.display().to_string(), "--incident", &incident.display().to_string(), "--json"])
+    }
+
+    /// Every audit record, via `medic audit show --all --json`.
+    pub fn audit(&self) -> Vec<serde_json::Value> {
+        let result = self.run(&["audit", "show", "--all", "--json"]);
+        assert_eq!(result.code, 0, "audit show failed: {}", result.stderr);
+        result.json().as_array().expect("array").clone()
+    }
+
+    /// The host-call records in the audit log whose capability is `capability`.
+    pub fn audited_calls(&self, capability: &str) -> Vec<serde_json::Value> {
+        self.audit()
+            .into_iter()
+            .filter(|record| record["kind"] == "host_call" && record["data"]["capability"] == capability)
+            .map(|record| record["data"].clone())
+            .collect()
+    }
+
+    /// Assert the audit chain verifies.
+    pub fn assert_audit_intact(&self) {
+        let result = self.run(&["audit", "verify"]);
+        assert_eq!(result.code, 0, "audit verify: {}{}", result.stdout, result.stderr);
+    }
+}
+
+impl Medic {
+    /// Like [`Medic::run`], with extra environment variables for the medic process.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> RunResult {
+        let mut command = Command::new(&self.binary);
+        command.arg("--data-dir").arg(self.data_dir());
+        if self.config_path().exists() {
+            command.arg("--config").arg(self.config_path());
+        }
+        command.args(args).env_remove("MEDIC_LOG");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let output = command.output().expect("run medic");
+        RunResult {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}

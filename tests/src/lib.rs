@@ -1,0 +1,23 @@
+//! Helpers for medic's end-to-end tests: the hostile guests built by `build.rs`, a harness
+//! that runs the real `medic` binary in a temporary directory with its own data directory
+//! and configuration, and a loopback HTTP server that records every request it gets.
+//! Tests use these; none copies setup code of its own.
+
+mod harness;
+mod server;
+
+pub use harness::{Medic, Remediation, RunResult};
+pub use server::{Reply, Server};
+
+include!(concat!(env!("OUT_DIR"), "/guests.rs"));
+
+/// The built component of the test guest `name`.
+pub fn guest_wasm(name: &str) -> std::path::PathBuf {
+    let (_, path) = GUESTS.iter().find(|(guest, _)| *guest == name).unwrap_or_else(|| panic!("no test guest `{name}`"));
+    std::path::PathBuf::from(path)
+}
+
+/// The workspace root, for bundled remediations' sources and fixtures.
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+}
