@@ -1,5 +1,9 @@
 //! Builds the bundled remediations (`remediations/*`) into components and embeds them, with
 //! their manifests, in the `medic` binary. Needs the `wasm32-wasip2` target.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a build script reads cargo's environment"
+)]
 
 use std::env;
 use std::fmt::Write as _;

@@ -1,5 +1,9 @@
 //! Builds the hostile test guests under `tests/guests/` and fails if one has no test: each
 //! guest's name must appear in the host's integration tests (`host/tests/it/`).
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a build script reads cargo's environment"
+)]
 
 use std::env;
 use std::fmt::Write as _;
@@ -23,14 +27,29 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         test_text.push_str(&std::fs::read_to_string(entry?.path())?);
     }
     let built = medic_build_guests::build(&workspace, &crate_dirs)?;
-    let mut source = String::from("/// The hostile guests, by crate name, with their built components.\npub static GUESTS: &[(&str, &str)] = &[\n");
+    let mut source = String::from(
+        "/// The hostile guests, by crate name, with their built components.\npub static GUESTS: &[(&str, &str)] = &[\n",
+    );
     for guest in &built {
         if !test_text.contains(&format!("\"{}\"", guest.crate_name)) {
-            return Err(format!("test guest `{}` has no test in {}", guest.crate_name, tests_dir.display()).into());
+            return Err(format!(
+                "test guest `{}` has no test in {}",
+                guest.crate_name,
+                tests_dir.display()
+            )
+            .into());
         }
-        writeln!(source, "    ({:?}, {:?}),", guest.crate_name, guest.wasm_path.display().to_string())?;
+        writeln!(
+            source,
+            "    ({:?}, {:?}),",
+            guest.crate_name,
+            guest.wasm_path.display().to_string()
+        )?;
     }
     source.push_str("];\n");
-    std::fs::write(PathBuf::from(env::var("OUT_DIR")?).join("guests.rs"), source)?;
+    std::fs::write(
+        PathBuf::from(env::var("OUT_DIR")?).join("guests.rs"),
+        source,
+    )?;
     Ok(())
 }

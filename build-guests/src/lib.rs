@@ -8,6 +8,10 @@
 //!
 //! Guests are built in their own target directory (`target/guests`) so that the nested
 //! cargo never waits on the lock of the build that runs this script.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "a build helper runs cargo and reads cargo's environment"
+)]
 
 use std::env;
 use std::fmt;

@@ -186,10 +186,18 @@ pub fn parse_config(
 
 /// The value of environment variable `name` on this host, for a remediation's declared env.
 pub fn host_env(name: &str) -> Option<String> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "config.rs is the one reader of the environment"
+    )]
     std::env::var(name).ok()
 }
 
 /// The tracing filter from [`LOG_ENV`], if set.
 pub fn log_filter() -> Option<String> {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "config.rs is the one reader of the environment"
+    )]
     std::env::var(LOG_ENV).ok()
 }

@@ -48,19 +48,37 @@ impl Remediation {
     /// Grant a program with argument patterns.
     pub fn exec(mut self, program: &str, args: &[&str]) -> Self {
         let args: Vec<String> = args.iter().map(|arg| toml_string(arg)).collect();
-        writeln!(self.tables, "[[capabilities.exec]]\nprogram = {}\nargs = [{}]", toml_string(program), args.join(", ")).unwrap();
+        writeln!(
+            self.tables,
+            "[[capabilities.exec]]\nprogram = {}\nargs = [{}]",
+            toml_string(program),
+            args.join(", ")
+        )
+        .unwrap();
         self
     }
 
     /// Grant a method and URL pattern.
     pub fn http(mut self, method: &str, url: &str) -> Self {
-        writeln!(self.tables, "[[capabilities.http]]\nmethod = {}\nurl = {}", toml_string(method), toml_string(url)).unwrap();
+        writeln!(
+            self.tables,
+            "[[capabilities.http]]\nmethod = {}\nurl = {}",
+            toml_string(method),
+            toml_string(url)
+        )
+        .unwrap();
         self
     }
 
     /// Grant a path (`read` or `read-write`).
     pub fn fs(mut self, path: &Path, access: &str) -> Self {
-        writeln!(self.tables, "[[capabilities.fs]]\npath = {}\naccess = {}", toml_string(&path.display().to_string()), toml_string(access)).unwrap();
+        writeln!(
+            self.tables,
+            "[[capabilities.fs]]\npath = {}\naccess = {}",
+            toml_string(&path.display().to_string()),
+            toml_string(access)
+        )
+        .unwrap();
         self
     }
 
@@ -92,9 +110,18 @@ impl Remediation {
     /// The same grants and limits as a ceiling for `medic.toml`.
     pub fn ceiling(&self) -> String {
         let level = &self.risk;
-        let tables = self.tables.replace("[[capabilities.", &format!("[[ceilings.{level}."));
-        let limits = if self.limits.is_empty() { String::new() } else { format!("[ceilings.{level}.max_limits]\n{}", self.limits) };
-        format!("[ceilings.{level}]\nenv = [{}]\n\n{tables}\n{limits}", self.env.join(", "))
+        let tables = self
+            .tables
+            .replace("[[capabilities.", &format!("[[ceilings.{level}."));
+        let limits = if self.limits.is_empty() {
+            String::new()
+        } else {
+            format!("[ceilings.{level}.max_limits]\n{}", self.limits)
+        };
+        format!(
+            "[ceilings.{level}]\nenv = [{}]\n\n{tables}\n{limits}",
+            self.env.join(", ")
+        )
     }
 }
 
@@ -123,14 +150,23 @@ pub struct RunResult {
 impl RunResult {
     /// Standard output parsed as JSON; panics with both streams when it is not.
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout).unwrap_or_else(|error| panic!("stdout is not JSON ({error}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|error| {
+            panic!(
+                "stdout is not JSON ({error}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
 impl Medic {
     /// A fresh installation using the `medic` binary at `binary`.
     pub fn new(binary: &str) -> Self {
-        Medic { binary: PathBuf::from(binary), root: tempfile::tempdir().expect("temp dir"), extra_config: String::new() }
+        Medic {
+            binary: PathBuf::from(binary),
+            root: tempfile::tempdir().expect("temp dir"),
+            extra_config: String::new(),
+        }
     }
 
     /// The temporary root, for files a test creates.
@@ -157,13 +193,25 @@ impl Medic {
 
     /// Like [`Medic::install`], with the given ceiling text (`[[ceilings.low.exec]]` ...).
     pub fn install_with_ceiling(&self, remediation: &Remediation, ceiling: &str) -> PathBuf {
-        let dir = self.root.path().join("remediations").join(&remediation.name);
+        let dir = self
+            .root
+            .path()
+            .join("remediations")
+            .join(&remediation.name);
         std::fs::create_dir_all(&dir).expect("remediation dir");
         let wasm = std::fs::read(crate::guest_wasm(&remediation.guest)).expect("guest component");
-        let sha256 = remediation.sha256.clone().unwrap_or_else(|| hex::encode(Sha256::digest(&wasm)));
+        let sha256 = remediation
+            .sha256
+            .clone()
+            .unwrap_or_else(|| hex::encode(Sha256::digest(&wasm)));
         std::fs::write(dir.join("guest.wasm"), &wasm).expect("write component");
-        std::fs::write(dir.join("remediation.toml"), remediation.manifest(&sha256)).expect("write manifest");
-        std::fs::write(self.config_path(), format!("{}\n{ceiling}", self.extra_config)).expect("write config");
+        std::fs::write(dir.join("remediation.toml"), remediation.manifest(&sha256))
+            .expect("write manifest");
+        std::fs::write(
+            self.config_path(),
+            format!("{}\n{ceiling}", self.extra_config),
+        )
+        .expect("write config");
         dir
     }
 
@@ -174,13 +222,20 @@ impl Medic {
 
     /// Write an incident with `params` and return its path.
     pub fn incident(&self, id: &str, params: &[(&str, &str)]) -> PathBuf {
-        let params: serde_json::Map<String, serde_json::Value> = params.iter().map(|(key, value)| (key.to_string(), serde_json::Value::from(*value))).collect();
+        let params: serde_json::Map<String, serde_json::Value> = params
+            .iter()
+            .map(|(key, value)| (key.to_string(), serde_json::Value::from(*value)))
+            .collect();
         let incident = serde_json::json!({
             "id": id, "source": "cli", "resource": {"kind": "service", "id": "test"},
             "issue_type": "test", "summary": "a test incident", "params": params,
         });
         let path = self.root.path().join(format!("{id}.json"));
-        std::fs::write(&path, serde_json::to_string_pretty(&incident).expect("json")).expect("write incident");
+        std::fs::write(
+            &path,
+            serde_json::to_string_pretty(&incident).expect("json"),
+        )
+        .expect("write incident");
         path
     }
 
@@ -191,7 +246,13 @@ impl Medic {
 
     /// `medic run DIR --incident INCIDENT --json`.
     pub fn run_remediation(&self, dir: &Path, incident: &Path) -> RunResult {
-        self.run(&["run", &dir.display().to_string(), "--incident", &incident.display().to_string(), "--json"])
+        self.run(&[
+            "run",
+            &dir.display().to_string(),
+            "--incident",
+            &incident.display().to_string(),
+            "--json",
+        ])
     }
 
     /// Every audit record, via `medic audit show --all --json`.
@@ -205,7 +266,9 @@ impl Medic {
     pub fn audited_calls(&self, capability: &str) -> Vec<serde_json::Value> {
         self.audit()
             .into_iter()
-            .filter(|record| record["kind"] == "host_call" && record["data"]["capability"] == capability)
+            .filter(|record| {
+                record["kind"] == "host_call" && record["data"]["capability"] == capability
+            })
             .map(|record| record["data"].clone())
             .collect()
     }
@@ -213,7 +276,11 @@ impl Medic {
     /// Assert the audit chain verifies.
     pub fn assert_audit_intact(&self) {
         let result = self.run(&["audit", "verify"]);
-        assert_eq!(result.code, 0, "audit verify: {}{}", result.stdout, result.stderr);
+        assert_eq!(
+            result.code, 0,
+            "audit verify: {}{}",
+            result.stdout, result.stderr
+        );
     }
 }
 

@@ -2,6 +2,10 @@
 //! that runs the real `medic` binary in a temporary directory with its own data directory
 //! and configuration, and a loopback HTTP server that records every request it gets.
 //! Tests use these; none copies setup code of its own.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "test helpers spawn medic and servers"
+)]
 
 mod harness;
 mod server;
@@ -13,11 +17,17 @@ include!(concat!(env!("OUT_DIR"), "/guests.rs"));
 
 /// The built component of the test guest `name`.
 pub fn guest_wasm(name: &str) -> std::path::PathBuf {
-    let (_, path) = GUESTS.iter().find(|(guest, _)| *guest == name).unwrap_or_else(|| panic!("no test guest `{name}`"));
+    let (_, path) = GUESTS
+        .iter()
+        .find(|(guest, _)| *guest == name)
+        .unwrap_or_else(|| panic!("no test guest `{name}`"));
     std::path::PathBuf::from(path)
 }
 
 /// The workspace root, for bundled remediations' sources and fixtures.
 pub fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ is inside the workspace").to_path_buf()
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
 }

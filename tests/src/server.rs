@@ -21,12 +21,20 @@ pub struct Reply {
 impl Reply {
     /// `status` with `body`.
     pub fn new(status: u16, body: &str) -> Self {
-        Reply { status, headers: Vec::new(), body: body.to_string() }
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: body.to_string(),
+        }
     }
 
     /// A redirect to `location`.
     pub fn redirect(location: &str) -> Self {
-        Reply { status: 302, headers: vec![("Location".to_string(), location.to_string())], body: String::new() }
+        Reply {
+            status: 302,
+            headers: vec![("Location".to_string(), location.to_string())],
+            body: String::new(),
+        }
     }
 }
 
@@ -61,7 +69,12 @@ impl Server {
                 }
             })
         };
-        Server { address, hits, stop, thread: Some(thread) }
+        Server {
+            address,
+            hits,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     /// The port.
@@ -97,24 +110,31 @@ fn serve(stream: TcpStream, handler: &Handler, hits: &Mutex<Vec<String>>) -> std
         return Ok(());
     }
     let mut parts = request_line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or_default().to_string(), parts.next().unwrap_or_default().to_string());
+    let (method, path) = (
+        parts.next().unwrap_or_default().to_string(),
+        parts.next().unwrap_or_default().to_string(),
+    );
     let mut length = 0usize;
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header)? == 0 || header == "\r\n" {
             break;
         }
-        if let Some((name, value)) = header.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
         }
     }
     let mut body = vec![0u8; length.min(1 << 20)];
     reader.read_exact(&mut body)?;
     hits.lock().expect("hits").push(format!("{method} {path}"));
     let reply = handler(&method, &path, &body);
-    let mut response = format!("HTTP/1.1 {} Test\r\nContent-Length: {}\r\nConnection: close\r\n", reply.status, reply.body.len());
+    let mut response = format!(
+        "HTTP/1.1 {} Test\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reply.status,
+        reply.body.len()
+    );
     for (name, value) in &reply.headers {
         response.push_str(&format!("{name}: {value}\r\n"));
     }

@@ -701,7 +701,7 @@ fn parse_env(
     let identifier = !name.is_empty()
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !identifier && !(prefix && name.is_empty()) {
+    if !(identifier || prefix && name.is_empty()) {
         return src.invalid(
             field,
             raw.span(),

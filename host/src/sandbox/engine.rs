@@ -77,19 +77,19 @@ impl MedicEngine {
             .cache_dir
             .as_ref()
             .map(|dir| dir.join(format!("{sha256}-{}.cwasm", self.settings_hash)));
-        if let Some(path) = &cache_path {
-            if let Some(component) = self.load_cached(path) {
-                return Ok((component, CacheUse::Cached));
-            }
+        if let Some(path) = &cache_path
+            && let Some(component) = self.load_cached(path)
+        {
+            return Ok((component, CacheUse::Cached));
         }
         let started = Instant::now();
         let component = Component::new(&self.engine, wasm)
             .map_err(|error| SandboxError::Compile(format!("{error:#}")))?;
         tracing::debug!(elapsed = ?started.elapsed(), "compiled component");
-        if let Some(path) = &cache_path {
-            if let Err(error) = self.store(path, &component) {
-                tracing::warn!(path = %path.display(), "cannot cache compiled component: {error}");
-            }
+        if let Some(path) = &cache_path
+            && let Err(error) = self.store(path, &component)
+        {
+            tracing::warn!(path = %path.display(), "cannot cache compiled component: {error}");
         }
         Ok((component, CacheUse::Compiled))
     }

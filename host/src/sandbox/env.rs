@@ -83,7 +83,13 @@ mod tests {
 
     #[test]
     fn env_values_are_redacted_from_guest_text() {
-        let revealed = vec![("TOKEN".to_string(), "s3cr3t-value".to_string()), ("SHORT".to_string(), "ab".to_string())];
-        assert_eq!(redact("token=s3cr3t-value, ab", &revealed), "token=[redacted:TOKEN], ab");
+        let revealed = vec![
+            ("TOKEN".to_string(), "s3cr3t-value".to_string()),
+            ("SHORT".to_string(), "ab".to_string()),
+        ];
+        assert_eq!(
+            redact("token=s3cr3t-value, ab", &revealed),
+            "token=[redacted:TOKEN], ab"
+        );
     }
 }

@@ -122,7 +122,11 @@ pub(crate) fn describe_trap(error: &wasmtime::Error, limits: &Limits, output_ful
             limits.output
         );
     }
-    if let Some(cause) = error.chain().map(ToString::to_string).find(|cause| cause.contains(LOG_LIMIT) || cause.contains(HOST_CALL_LIMIT)) {
+    if let Some(cause) = error
+        .chain()
+        .map(ToString::to_string)
+        .find(|cause| cause.contains(LOG_LIMIT) || cause.contains(HOST_CALL_LIMIT))
+    {
         return cause;
     }
     format!("the guest trapped: {}", error.root_cause())

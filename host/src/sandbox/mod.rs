@@ -273,7 +273,8 @@ impl Sandbox {
         let outcome = match tokio::time::timeout(limits.timeout + limits::GRACE, run).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(error)) => {
-                let output_full = stdout.contents().len() >= output_cap || stderr.contents().len() >= output_cap;
+                let output_full =
+                    stdout.contents().len() >= output_cap || stderr.contents().len() >= output_cap;
                 CallOutcome::Stopped(limits::describe_trap(&error, &limits, output_full))
             }
             Err(_) => CallOutcome::Stopped(format!(
@@ -291,7 +292,14 @@ impl Sandbox {
             operation,
             outcome,
             host_calls: state.calls,
-            logs: state.logs.iter().map(|line| LogLine { level: line.level.clone(), message: redact(&line.message) }).collect(),
+            logs: state
+                .logs
+                .iter()
+                .map(|line| LogLine {
+                    level: line.level.clone(),
+                    message: redact(&line.message),
+                })
+                .collect(),
             stdout: redact(&escape_text(&String::from_utf8_lossy(&stdout.contents()))),
             stderr: redact(&escape_text(&String::from_utf8_lossy(&stderr.contents()))),
             duration: started.elapsed(),
@@ -308,12 +316,22 @@ fn redact_outcome(outcome: CallOutcome, revealed: &[(String, String)]) -> CallOu
         CallOutcome::Steps(steps) => CallOutcome::Steps(
             steps
                 .into_iter()
-                .map(|step| PlannedStep { capability: step.capability, target: redact(&step.target), detail: redact(&step.detail) })
+                .map(|step| PlannedStep {
+                    capability: step.capability,
+                    target: redact(&step.target),
+                    detail: redact(&step.detail),
+                })
                 .collect(),
         ),
         CallOutcome::Summary(text) => CallOutcome::Summary(redact(&text)),
-        CallOutcome::Verdict { healthy, detail } => CallOutcome::Verdict { healthy, detail: redact(&detail) },
-        CallOutcome::GuestError { kind, message } => CallOutcome::GuestError { kind, message: redact(&message) },
+        CallOutcome::Verdict { healthy, detail } => CallOutcome::Verdict {
+            healthy,
+            detail: redact(&detail),
+        },
+        CallOutcome::GuestError { kind, message } => CallOutcome::GuestError {
+            kind,
+            message: redact(&message),
+        },
         CallOutcome::Stopped(reason) => CallOutcome::Stopped(redact(&reason)),
     }
 }

@@ -7,7 +7,9 @@ use super::{assert_healed, medic};
 
 fn one_run(medic: &Medic) -> String {
     let dir = medic.install(&Remediation::new("limits-abuse"));
-    let report = assert_healed(&medic.run_remediation(&dir, &medic.incident("audited", &[("attack", "none")])));
+    let report = assert_healed(
+        &medic.run_remediation(&dir, &medic.incident("audited", &[("attack", "none")])),
+    );
     report["run_id"].as_str().unwrap().to_string()
 }
 
@@ -29,8 +31,22 @@ fn audit_records_each_run_and_shows_it() {
     let run_id = one_run(&medic);
     let result = medic.run(&["audit", "show", &run_id, "--json"]);
     assert_eq!(result.code, 0, "{}", result.stderr);
-    let kinds: Vec<String> = result.json().as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap().to_string()).collect();
-    assert_eq!(kinds, ["run_started", "call_finished", "call_finished", "run_finished"]);
+    let kinds: Vec<String> = result
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "run_started",
+            "call_finished",
+            "call_finished",
+            "run_finished"
+        ]
+    );
     let (code, report) = verify(&medic, &[]);
     assert_eq!(code, 0);
     assert_eq!(report["records"], 4);
@@ -42,9 +58,13 @@ fn audit_refuses_updates_and_deletes_through_sqlite() {
     let medic = medic();
     one_run(&medic);
     let connection = rusqlite::Connection::open(medic.data_dir().join("medic.db")).unwrap();
-    let error = connection.execute("UPDATE events SET data = '{}' WHERE seq = 2", []).unwrap_err();
+    let error = connection
+        .execute("UPDATE events SET data = '{}' WHERE seq = 2", [])
+        .unwrap_err();
     assert!(error.to_string().contains("append-only"), "{error}");
-    let error = connection.execute("DELETE FROM events WHERE seq = 2", []).unwrap_err();
+    let error = connection
+        .execute("DELETE FROM events WHERE seq = 2", [])
+        .unwrap_err();
     assert!(error.to_string().contains("append-only"), "{error}");
 }
 
@@ -52,22 +72,38 @@ fn audit_refuses_updates_and_deletes_through_sqlite() {
 fn audit_verify_names_the_first_edited_record() {
     let medic = medic();
     one_run(&medic);
-    sql(&medic, "DROP TRIGGER events_no_update; UPDATE events SET data = replace(data, 'behaved', 'tampered') WHERE seq = 2;");
+    sql(
+        &medic,
+        "DROP TRIGGER events_no_update; UPDATE events SET data = replace(data, 'behaved', 'tampered') WHERE seq = 2;",
+    );
     let (code, report) = verify(&medic, &[]);
     assert_eq!(code, 1);
     assert_eq!(report["first_bad"]["seq"], 2);
-    assert!(report["first_bad"]["problem"].as_str().unwrap().contains("edited"));
+    assert!(
+        report["first_bad"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("edited")
+    );
 }
 
 #[test]
 fn audit_verify_names_a_deleted_record() {
     let medic = medic();
     one_run(&medic);
-    sql(&medic, "DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq = 3;");
+    sql(
+        &medic,
+        "DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq = 3;",
+    );
     let (code, report) = verify(&medic, &[]);
     assert_eq!(code, 1);
     assert_eq!(report["first_bad"]["seq"], 3);
-    assert!(report["first_bad"]["problem"].as_str().unwrap().contains("missing"));
+    assert!(
+        report["first_bad"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("missing")
+    );
 }
 
 #[test]
@@ -76,9 +112,21 @@ fn audit_verify_finds_a_cut_tail_given_the_old_head() {
     one_run(&medic);
     let (_, before) = verify(&medic, &[]);
     let head = before["head"].as_str().unwrap().to_string();
-    sql(&medic, "DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq = 4;");
-    assert_eq!(verify(&medic, &[]).0, 0, "without an anchor a cut tail looks intact");
+    sql(
+        &medic,
+        "DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq = 4;",
+    );
+    assert_eq!(
+        verify(&medic, &[]).0,
+        0,
+        "without an anchor a cut tail looks intact"
+    );
     let (code, report) = verify(&medic, &["--expect-head", &head]);
     assert_eq!(code, 1);
-    assert!(report["first_bad"]["problem"].as_str().unwrap().contains("cut short"));
+    assert!(
+        report["first_bad"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("cut short")
+    );
 }

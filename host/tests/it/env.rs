@@ -8,14 +8,32 @@ use super::{assert_denial_audited, assert_denied, assert_healed, medic};
 fn env_gives_declared_names_and_denies_the_rest() {
     let medic = medic();
     let dir = medic.install(&Remediation::new("env-escape").env("MEDIC_TEST_TOKEN"));
-    let secrets = [("MEDIC_TEST_TOKEN", "declared-value"), ("MEDIC_TEST_SECRET", "hunter2")];
+    let secrets = [
+        ("MEDIC_TEST_TOKEN", "declared-value"),
+        ("MEDIC_TEST_SECRET", "hunter2"),
+    ];
     let run = |id: &str, name: &str| {
         let incident = medic.incident(id, &[("name", name)]);
-        medic.run_with_env(&["run", &dir.display().to_string(), "--incident", &incident.display().to_string(), "--json"], &secrets)
+        medic.run_with_env(
+            &[
+                "run",
+                &dir.display().to_string(),
+                "--incident",
+                &incident.display().to_string(),
+                "--json",
+            ],
+            &secrets,
+        )
     };
     let report = assert_healed(&run("env-ok", "MEDIC_TEST_TOKEN"));
     // The guest got the value; what it reports back has the value redacted.
-    assert!(report["calls"][0]["detail"].as_str().unwrap().contains("MEDIC_TEST_TOKEN=[redacted:MEDIC_TEST_TOKEN]"), "{report:#}");
+    assert!(
+        report["calls"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("MEDIC_TEST_TOKEN=[redacted:MEDIC_TEST_TOKEN]"),
+        "{report:#}"
+    );
     for name in ["MEDIC_TEST_SECRET", "HOME", "PATH", "LD_PRELOAD"] {
         let result = run(&format!("env-{name}"), name);
         assert_denied(&result, "env", "not declared in the manifest");
@@ -23,5 +41,8 @@ fn env_gives_declared_names_and_denies_the_rest() {
         assert_denial_audited(&medic, "env", name);
     }
     let audit = serde_json::to_string(&medic.audit()).unwrap();
-    assert!(!audit.contains("declared-value"), "values never reach the audit log");
+    assert!(
+        !audit.contains("declared-value"),
+        "values never reach the audit log"
+    );
 }

@@ -6,7 +6,10 @@ use medic_tests::Remediation;
 use super::{assert_denial_audited, assert_denied, assert_healed, medic};
 
 fn touch_grant() -> Remediation {
-    Remediation::new("exec-escape").risk("medium").exec("/usr/bin/touch", &["^/tmp/[A-Za-z0-9._-]+/allowed-[a-z]{1,8}$"])
+    Remediation::new("exec-escape").risk("medium").exec(
+        "/usr/bin/touch",
+        &["^/tmp/[A-Za-z0-9._-]+/allowed-[a-z]{1,8}$"],
+    )
 }
 
 #[test]
@@ -14,7 +17,13 @@ fn exec_runs_a_granted_program_with_matching_arguments() {
     let medic = medic();
     let dir = medic.install(&touch_grant());
     let marker = medic.root().join("allowed-ok");
-    let incident = medic.incident("exec-ok", &[("program", "/usr/bin/touch"), ("args", &marker.display().to_string())]);
+    let incident = medic.incident(
+        "exec-ok",
+        &[
+            ("program", "/usr/bin/touch"),
+            ("args", &marker.display().to_string()),
+        ],
+    );
     let report = assert_healed(&medic.run_remediation(&dir, &incident));
     assert!(marker.exists(), "the granted program ran");
     assert_eq!(report["host_calls"][0]["capability"], "exec");
@@ -28,26 +37,80 @@ fn exec_denies_what_the_manifest_does_not_grant() {
     let marker = medic.root().join("allowed-bad");
     let marker_text = marker.display().to_string();
     let cases: &[(&str, &str, String, &str)] = &[
-        ("undeclared program", "/usr/bin/id", String::new(), "is not in the manifest"),
-        ("shell", "/bin/sh", format!("-c\ntouch {marker_text}"), "is not in the manifest"),
-        ("relative name", "touch", marker_text.clone(), "not an absolute path"),
-        ("dot-dot program", "/usr/bin/../bin/touch", marker_text.clone(), "is not in the manifest"),
-        ("metacharacters", "/usr/bin/touch", format!("{marker_text}; rm -rf /"), "match no exec grant"),
-        ("option", "/usr/bin/touch", "--help".to_string(), "match no exec grant"),
-        ("traversal", "/usr/bin/touch", "../../etc/passwd".to_string(), "match no exec grant"),
-        ("extra argument", "/usr/bin/touch", format!("{marker_text}\n/tmp/other"), "match no exec grant"),
-        ("option before operand", "/usr/bin/touch", format!("-d\n2000-01-01\n{marker_text}"), "match no exec grant"),
+        (
+            "undeclared program",
+            "/usr/bin/id",
+            String::new(),
+            "is not in the manifest",
+        ),
+        (
+            "shell",
+            "/bin/sh",
+            format!("-c\ntouch {marker_text}"),
+            "is not in the manifest",
+        ),
+        (
+            "relative name",
+            "touch",
+            marker_text.clone(),
+            "not an absolute path",
+        ),
+        (
+            "dot-dot program",
+            "/usr/bin/../bin/touch",
+            marker_text.clone(),
+            "is not in the manifest",
+        ),
+        (
+            "metacharacters",
+            "/usr/bin/touch",
+            format!("{marker_text}; rm -rf /"),
+            "match no exec grant",
+        ),
+        (
+            "option",
+            "/usr/bin/touch",
+            "--help".to_string(),
+            "match no exec grant",
+        ),
+        (
+            "traversal",
+            "/usr/bin/touch",
+            "../../etc/passwd".to_string(),
+            "match no exec grant",
+        ),
+        (
+            "extra argument",
+            "/usr/bin/touch",
+            format!("{marker_text}\n/tmp/other"),
+            "match no exec grant",
+        ),
+        (
+            "option before operand",
+            "/usr/bin/touch",
+            format!("-d\n2000-01-01\n{marker_text}"),
+            "match no exec grant",
+        ),
     ];
     for (what, program, args, reason) in cases {
-        let incident = medic.incident(&format!("exec-{}", what.replace(' ', "-")), &[("program", program), ("args", args)]);
+        let incident = medic.incident(
+            &format!("exec-{}", what.replace(' ', "-")),
+            &[("program", program), ("args", args)],
+        );
         let result = medic.run_remediation(&dir, &incident);
         let call = assert_denied(&result, "exec", reason);
-        assert!(call["target"].as_str().unwrap().starts_with(program), "{what}: target names the program");
+        assert!(
+            call["target"].as_str().unwrap().starts_with(program),
+            "{what}: target names the program"
+        );
         assert!(!marker.exists(), "{what}: nothing ran");
         assert_denial_audited(&medic, "exec", program);
     }
     // The host is still healthy: the granted call works after all those denials.
-    let incident = medic.incident("exec-after", &[("program", "/usr/bin/touch"), ("args", &marker_text)]);
+    let incident = medic.incident(
+        "exec-after",
+        &[("program", "/usr/bin/touch"), ("args", &marker_text)],
+    );
     assert_healed(&medic.run_remediation(&dir, &incident));
     assert!(marker.exists());
 }
@@ -55,28 +118,64 @@ fn exec_denies_what_the_manifest_does_not_grant() {
 #[test]
 fn exec_clears_the_environment_to_declared_names() {
     let medic = medic();
-    let remediation = Remediation::new("exec-escape").risk("medium").exec("/usr/bin/printenv", &[]).env("MEDIC_TEST_DECLARED");
+    let remediation = Remediation::new("exec-escape")
+        .risk("medium")
+        .exec("/usr/bin/printenv", &[])
+        .env("MEDIC_TEST_DECLARED");
     let dir = medic.install(&remediation);
     let incident = medic.incident("exec-env", &[("program", "/usr/bin/printenv")]);
-    let result = medic.run_with_env(&["run", &dir.display().to_string(), "--incident", &incident.display().to_string(), "--json"], &[("MEDIC_TEST_DECLARED", "visible"), ("MEDIC_TEST_SECRET", "hunter2")]);
+    let result = medic.run_with_env(
+        &[
+            "run",
+            &dir.display().to_string(),
+            "--incident",
+            &incident.display().to_string(),
+            "--json",
+        ],
+        &[
+            ("MEDIC_TEST_DECLARED", "visible"),
+            ("MEDIC_TEST_SECRET", "hunter2"),
+        ],
+    );
     let report = assert_healed(&result);
     let summary = report["calls"][0]["detail"].as_str().unwrap();
     assert!(summary.contains("MEDIC_TEST_DECLARED=visible"), "{summary}");
-    assert!(!summary.contains("hunter2") && !summary.contains("MEDIC_TEST_SECRET"), "{summary}");
-    assert!(!summary.contains("PATH=") && !summary.contains("HOME="), "no inherited variables: {summary}");
+    assert!(
+        !summary.contains("hunter2") && !summary.contains("MEDIC_TEST_SECRET"),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("PATH=") && !summary.contains("HOME="),
+        "no inherited variables: {summary}"
+    );
 }
 
 #[test]
 fn exec_kills_a_program_that_outlives_its_timeout() {
     let medic = medic();
-    let remediation = Remediation::new("exec-escape").risk("medium").exec("/usr/bin/sleep", &["^[0-9]{1,3}$"]).limit("timeout", "2s");
+    let remediation = Remediation::new("exec-escape")
+        .risk("medium")
+        .exec("/usr/bin/sleep", &["^[0-9]{1,3}$"])
+        .limit("timeout", "2s");
     let dir = medic.install(&remediation);
-    let incident = medic.incident("exec-sleep", &[("program", "/usr/bin/sleep"), ("args", "317")]);
+    let incident = medic.incident(
+        "exec-sleep",
+        &[("program", "/usr/bin/sleep"), ("args", "317")],
+    );
     let result = medic.run_remediation(&dir, &incident);
     assert_eq!(result.code, 1, "{}{}", result.stdout, result.stderr);
     let report = result.json();
     assert_eq!(report["status"], "rolled_back");
-    assert!(report["summary"].as_str().unwrap().contains("timed out after 1s and was killed"), "{report:#}");
-    let survivors = std::process::Command::new("pgrep").args(["-f", "^/usr/bin/sleep 317$"]).output().expect("pgrep");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 1s and was killed"),
+        "{report:#}"
+    );
+    let survivors = std::process::Command::new("pgrep")
+        .args(["-f", "^/usr/bin/sleep 317$"])
+        .output()
+        .expect("pgrep");
     assert!(survivors.stdout.is_empty(), "the sleep process was killed");
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use medic_tests::{Medic, Remediation};
 
-use super::{assert_denial_audited, assert_denied, assert_healed, medic};
+use super::{Attack, assert_denial_audited, assert_denied, assert_healed, medic};
 
 struct Layout {
     granted: PathBuf,
@@ -15,19 +15,30 @@ struct Layout {
 
 fn layout(medic: &Medic) -> Layout {
     let root = medic.root();
-    let layout = Layout { granted: root.join("granted"), readonly: root.join("readonly"), secret: root.join("outside").join("secret") };
+    let layout = Layout {
+        granted: root.join("granted"),
+        readonly: root.join("readonly"),
+        secret: root.join("outside").join("secret"),
+    };
     for dir in [&layout.granted, &layout.readonly, &root.join("outside")] {
         std::fs::create_dir_all(dir).unwrap();
     }
     std::fs::write(&layout.secret, "top secret").unwrap();
     std::fs::write(layout.readonly.join("config"), "original").unwrap();
     std::os::unix::fs::symlink(&layout.secret, layout.granted.join("link-out")).unwrap();
-    std::os::unix::fs::symlink("../outside/secret", layout.granted.join("relative-link-out")).unwrap();
+    std::os::unix::fs::symlink(
+        "../outside/secret",
+        layout.granted.join("relative-link-out"),
+    )
+    .unwrap();
     layout
 }
 
 fn grant(layout: &Layout) -> Remediation {
-    Remediation::new("fs-escape").risk("medium").fs(&layout.granted, "read-write").fs(&layout.readonly, "read")
+    Remediation::new("fs-escape")
+        .risk("medium")
+        .fs(&layout.granted, "read-write")
+        .fs(&layout.readonly, "read")
 }
 
 fn path(path: &Path) -> String {
@@ -39,12 +50,33 @@ fn fs_reads_and_writes_beneath_granted_roots() {
     let medic = medic();
     let layout = layout(&medic);
     let dir = medic.install(&grant(&layout));
-    let write = medic.incident("fs-write", &[("op", "write"), ("path", &path(&layout.granted.join("note"))), ("data", "hello")]);
+    let write = medic.incident(
+        "fs-write",
+        &[
+            ("op", "write"),
+            ("path", &path(&layout.granted.join("note"))),
+            ("data", "hello"),
+        ],
+    );
     assert_healed(&medic.run_remediation(&dir, &write));
-    assert_eq!(std::fs::read_to_string(layout.granted.join("note")).unwrap(), "hello");
-    let read = medic.incident("fs-read", &[("op", "read"), ("path", &path(&layout.readonly.join("config")))]);
+    assert_eq!(
+        std::fs::read_to_string(layout.granted.join("note")).unwrap(),
+        "hello"
+    );
+    let read = medic.incident(
+        "fs-read",
+        &[
+            ("op", "read"),
+            ("path", &path(&layout.readonly.join("config"))),
+        ],
+    );
     let report = assert_healed(&medic.run_remediation(&dir, &read));
-    assert!(report["calls"][0]["detail"].as_str().unwrap().contains("read: original"));
+    assert!(
+        report["calls"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("read: original")
+    );
 }
 
 #[test]
@@ -53,29 +85,131 @@ fn fs_denies_every_way_out_of_its_roots() {
     let layout = layout(&medic);
     let dir = medic.install(&grant(&layout));
     let granted = path(&layout.granted);
-    let cases: Vec<(&str, Vec<(&str, String)>, &str)> = vec![
-        ("outside", vec![("op", "read".into()), ("path", path(&layout.secret))], "under no fs grant"),
-        ("etc", vec![("op", "read".into()), ("path", "/etc/passwd".into())], "under no fs grant"),
-        ("proc", vec![("op", "read".into()), ("path", "/proc/self/environ".into())], "under no fs grant"),
-        ("dot-dot", vec![("op", "read".into()), ("path", format!("{granted}/../outside/secret"))], "contains `.` or `..`"),
-        ("relative", vec![("op", "read".into()), ("path", "outside/secret".into())], "not an absolute path"),
-        ("symlink out", vec![("op", "read".into()), ("path", format!("{granted}/link-out"))], "outside the granted root"),
-        ("relative symlink out", vec![("op", "read".into()), ("path", format!("{granted}/relative-link-out"))], "outside the granted root"),
-        ("write through symlink", vec![("op", "write".into()), ("path", format!("{granted}/link-out"))], "outside the granted root"),
-        ("write read-only", vec![("op", "write".into()), ("path", path(&layout.readonly.join("config")))], "granted read-only"),
-        ("create in read-only", vec![("op", "write".into()), ("path", path(&layout.readonly.join("new")))], "granted read-only"),
-        ("remove read-only", vec![("op", "remove".into()), ("path", path(&layout.readonly.join("config")))], "granted read-only"),
-        ("rename out", vec![("op", "rename".into()), ("path", format!("{granted}/link-out")), ("path2", path(&layout.secret.with_file_name("moved")))], "under no fs grant"),
-        ("rename from read-only", vec![("op", "rename".into()), ("path", path(&layout.readonly.join("config"))), ("path2", format!("{granted}/stolen"))], "granted read-only"),
-        ("prefix trick", vec![("op", "write".into()), ("path", format!("{granted}-evil/x"))], "under no fs grant"),
+    let cases: Vec<Attack> = vec![
+        (
+            "outside",
+            vec![("op", "read".into()), ("path", path(&layout.secret))],
+            "under no fs grant",
+        ),
+        (
+            "etc",
+            vec![("op", "read".into()), ("path", "/etc/passwd".into())],
+            "under no fs grant",
+        ),
+        (
+            "proc",
+            vec![("op", "read".into()), ("path", "/proc/self/environ".into())],
+            "under no fs grant",
+        ),
+        (
+            "dot-dot",
+            vec![
+                ("op", "read".into()),
+                ("path", format!("{granted}/../outside/secret")),
+            ],
+            "contains `.` or `..`",
+        ),
+        (
+            "relative",
+            vec![("op", "read".into()), ("path", "outside/secret".into())],
+            "not an absolute path",
+        ),
+        (
+            "symlink out",
+            vec![
+                ("op", "read".into()),
+                ("path", format!("{granted}/link-out")),
+            ],
+            "outside the granted root",
+        ),
+        (
+            "relative symlink out",
+            vec![
+                ("op", "read".into()),
+                ("path", format!("{granted}/relative-link-out")),
+            ],
+            "outside the granted root",
+        ),
+        (
+            "write through symlink",
+            vec![
+                ("op", "write".into()),
+                ("path", format!("{granted}/link-out")),
+            ],
+            "outside the granted root",
+        ),
+        (
+            "write read-only",
+            vec![
+                ("op", "write".into()),
+                ("path", path(&layout.readonly.join("config"))),
+            ],
+            "granted read-only",
+        ),
+        (
+            "create in read-only",
+            vec![
+                ("op", "write".into()),
+                ("path", path(&layout.readonly.join("new"))),
+            ],
+            "granted read-only",
+        ),
+        (
+            "remove read-only",
+            vec![
+                ("op", "remove".into()),
+                ("path", path(&layout.readonly.join("config"))),
+            ],
+            "granted read-only",
+        ),
+        (
+            "rename out",
+            vec![
+                ("op", "rename".into()),
+                ("path", format!("{granted}/link-out")),
+                ("path2", path(&layout.secret.with_file_name("moved"))),
+            ],
+            "under no fs grant",
+        ),
+        (
+            "rename from read-only",
+            vec![
+                ("op", "rename".into()),
+                ("path", path(&layout.readonly.join("config"))),
+                ("path2", format!("{granted}/stolen")),
+            ],
+            "granted read-only",
+        ),
+        (
+            "prefix trick",
+            vec![
+                ("op", "write".into()),
+                ("path", format!("{granted}-evil/x")),
+            ],
+            "under no fs grant",
+        ),
     ];
     for (index, (what, params, reason)) in cases.iter().enumerate() {
-        let params: Vec<(&str, &str)> = params.iter().map(|(key, value)| (*key, value.as_str())).collect();
+        let params: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(key, value)| (*key, value.as_str()))
+            .collect();
         let result = medic.run_remediation(&dir, &medic.incident(&format!("fs-{index}"), &params));
         assert_denied(&result, "fs", reason);
-        assert_eq!(std::fs::read_to_string(&layout.secret).unwrap(), "top secret", "{what}: secret unchanged");
-        assert_eq!(std::fs::read_to_string(layout.readonly.join("config")).unwrap(), "original", "{what}: read-only file unchanged");
-        assert!(!layout.readonly.join("new").exists() && !layout.granted.join("stolen").exists(), "{what}: nothing created");
+        assert_eq!(
+            std::fs::read_to_string(&layout.secret).unwrap(),
+            "top secret",
+            "{what}: secret unchanged"
+        );
+        assert_eq!(
+            std::fs::read_to_string(layout.readonly.join("config")).unwrap(),
+            "original",
+            "{what}: read-only file unchanged"
+        );
+        assert!(
+            !layout.readonly.join("new").exists() && !layout.granted.join("stolen").exists(),
+            "{what}: nothing created"
+        );
     }
     assert_denial_audited(&medic, "fs", "link-out");
     assert_denial_audited(&medic, "fs", "/etc/passwd");

@@ -4,7 +4,7 @@
 
 use medic_tests::{Remediation, Reply, Server};
 
-use super::{assert_denial_audited, assert_denied, assert_healed, medic};
+use super::{Attack, assert_denial_audited, assert_denied, assert_healed, medic};
 
 fn health_server() -> Server {
     Server::start(|_, path, _| match path {
@@ -17,11 +17,17 @@ fn health_server() -> Server {
 fn http_sends_a_granted_request() {
     let medic = medic();
     let server = health_server();
-    let dir = medic.install(&Remediation::new("http-escape").http("GET", "http://127.0.0.1:*/health"));
+    let dir =
+        medic.install(&Remediation::new("http-escape").http("GET", "http://127.0.0.1:*/health"));
     let incident = medic.incident("http-ok", &[("url", &server.url("/health"))]);
     let report = assert_healed(&medic.run_remediation(&dir, &incident));
     assert_eq!(server.hits(), vec!["GET /health"]);
-    assert!(report["calls"][0]["detail"].as_str().unwrap().contains("status 200 body ok"));
+    assert!(
+        report["calls"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("status 200 body ok")
+    );
 }
 
 #[test]
@@ -30,33 +36,111 @@ fn http_denies_what_the_manifest_does_not_grant() {
     let server = health_server();
     let other = health_server();
     let port = server.port();
-    let dir = medic.install(&Remediation::new("http-escape").http("GET", &format!("http://127.0.0.1:{port}/health")).http("GET", "http://medic.example/health"));
-    let cases: Vec<(&str, Vec<(&str, String)>, &str)> = vec![
-        ("wrong path", vec![("url", server.url("/admin"))], "matches no http grant"),
-        ("dot-dot path", vec![("url", server.url("/health/../admin"))], "matches no http grant"),
-        ("wrong method", vec![("url", server.url("/health")), ("method", "POST".into())], "matches no http grant"),
-        ("wrong port", vec![("url", other.url("/health"))], "matches no http grant"),
-        ("wrong scheme", vec![("url", format!("https://127.0.0.1:{port}/health"))], "matches no http grant"),
-        ("undeclared host", vec![("url", format!("http://127.0.0.2:{port}/health"))], "matches no http grant"),
-        ("userinfo", vec![("url", format!("http://medic.example@127.0.0.1:{port}/health"))], "userinfo"),
-        ("hex loopback for a name grant", vec![("url", format!("http://0x7f000001:{}/health", other.port()))], "matches no http grant"),
-        ("decimal loopback for a name grant", vec![("url", format!("http://2130706433:{}/health", other.port()))], "matches no http grant"),
-        ("metadata address", vec![("url", "http://169.254.169.254/latest/meta-data/".to_string())], "matches no http grant"),
-        ("file scheme", vec![("url", "file:///etc/passwd".to_string())], "scheme `file`"),
-        ("host header", vec![("url", server.url("/health")), ("header", "Host: evil.example".into())], "header `Host`"),
-        ("unresolvable name", vec![("url", "http://medic.example/health".to_string())], "cannot resolve"),
+    let dir = medic.install(
+        &Remediation::new("http-escape")
+            .http("GET", &format!("http://127.0.0.1:{port}/health"))
+            .http("GET", "http://medic.example/health"),
+    );
+    let cases: Vec<Attack> = vec![
+        (
+            "wrong path",
+            vec![("url", server.url("/admin"))],
+            "matches no http grant",
+        ),
+        (
+            "dot-dot path",
+            vec![("url", server.url("/health/../admin"))],
+            "matches no http grant",
+        ),
+        (
+            "wrong method",
+            vec![("url", server.url("/health")), ("method", "POST".into())],
+            "matches no http grant",
+        ),
+        (
+            "wrong port",
+            vec![("url", other.url("/health"))],
+            "matches no http grant",
+        ),
+        (
+            "wrong scheme",
+            vec![("url", format!("https://127.0.0.1:{port}/health"))],
+            "matches no http grant",
+        ),
+        (
+            "undeclared host",
+            vec![("url", format!("http://127.0.0.2:{port}/health"))],
+            "matches no http grant",
+        ),
+        (
+            "userinfo",
+            vec![(
+                "url",
+                format!("http://medic.example@127.0.0.1:{port}/health"),
+            )],
+            "userinfo",
+        ),
+        (
+            "hex loopback for a name grant",
+            vec![("url", format!("http://0x7f000001:{}/health", other.port()))],
+            "matches no http grant",
+        ),
+        (
+            "decimal loopback for a name grant",
+            vec![("url", format!("http://2130706433:{}/health", other.port()))],
+            "matches no http grant",
+        ),
+        (
+            "metadata address",
+            vec![(
+                "url",
+                "http://169.254.169.254/latest/meta-data/".to_string(),
+            )],
+            "matches no http grant",
+        ),
+        (
+            "file scheme",
+            vec![("url", "file:///etc/passwd".to_string())],
+            "scheme `file`",
+        ),
+        (
+            "host header",
+            vec![
+                ("url", server.url("/health")),
+                ("header", "Host: evil.example".into()),
+            ],
+            "header `Host`",
+        ),
+        (
+            "unresolvable name",
+            vec![("url", "http://medic.example/health".to_string())],
+            "cannot resolve",
+        ),
     ];
     for (index, (what, params, reason)) in cases.iter().enumerate() {
-        let params: Vec<(&str, &str)> = params.iter().map(|(key, value)| (*key, value.as_str())).collect();
-        let result = medic.run_remediation(&dir, &medic.incident(&format!("http-{index}"), &params));
+        let params: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(key, value)| (*key, value.as_str()))
+            .collect();
+        let result =
+            medic.run_remediation(&dir, &medic.incident(&format!("http-{index}"), &params));
         assert_denied(&result, "http", reason);
-        assert!(server.hits().is_empty(), "{what}: the granted server was not hit");
-        assert!(other.hits().is_empty(), "{what}: the other server was not hit");
+        assert!(
+            server.hits().is_empty(),
+            "{what}: the granted server was not hit"
+        );
+        assert!(
+            other.hits().is_empty(),
+            "{what}: the other server was not hit"
+        );
     }
     assert_denial_audited(&medic, "http", "/admin");
     assert_denial_audited(&medic, "http", "169.254.169.254");
     // Still healthy, and an alternate spelling of the granted address is the same address.
-    let incident = medic.incident("http-after", &[("url", format!("http://127.1:{port}/health").as_str())]);
+    let incident = medic.incident(
+        "http-after",
+        &[("url", format!("http://127.1:{port}/health").as_str())],
+    );
     assert_healed(&medic.run_remediation(&dir, &incident));
     assert_eq!(server.hits(), vec!["GET /health"]);
 }
@@ -67,15 +151,30 @@ fn http_does_not_follow_a_redirect_off_the_list() {
     let elsewhere = health_server();
     let target = elsewhere.url("/health");
     let start = Server::start(move |_, _, _| Reply::redirect(&target));
-    let dir = medic.install(&Remediation::new("http-escape").http("GET", &format!("http://127.0.0.1:{}/start", start.port())));
-    let incident = medic.incident("http-redirect", &[("url", start.url("/start").as_str()), ("follow", "yes")]);
+    let dir = medic.install(
+        &Remediation::new("http-escape")
+            .http("GET", &format!("http://127.0.0.1:{}/start", start.port())),
+    );
+    let incident = medic.incident(
+        "http-redirect",
+        &[("url", start.url("/start").as_str()), ("follow", "yes")],
+    );
     let result = medic.run_remediation(&dir, &incident);
     let report = result.json();
     assert_eq!(report["host_calls"][0]["allowed"], true);
-    assert!(report["host_calls"][0]["result"].as_str().unwrap().starts_with("status 302"), "the 3xx came back to the guest: {report:#}");
+    assert!(
+        report["host_calls"][0]["result"]
+            .as_str()
+            .unwrap()
+            .starts_with("status 302"),
+        "the 3xx came back to the guest: {report:#}"
+    );
     assert_denied(&result, "http", "matches no http grant");
     assert_eq!(start.hits(), vec!["GET /start"]);
-    assert!(elsewhere.hits().is_empty(), "the redirect target was never contacted");
+    assert!(
+        elsewhere.hits().is_empty(),
+        "the redirect target was never contacted"
+    );
     assert_denial_audited(&medic, "http", &elsewhere.url("/health"));
 }
 
@@ -84,10 +183,23 @@ fn http_connect_checks_reach_only_granted_ports() {
     let medic = medic();
     let server = health_server();
     let other = health_server();
-    let dir = medic.install(&Remediation::new("http-escape").http("CONNECT", &format!("tcp://127.0.0.1:{}", server.port())));
-    let ok = medic.incident("tcp-ok", &[("tcp", format!("127.0.0.1:{}", server.port()).as_str())]);
+    let dir = medic.install(
+        &Remediation::new("http-escape")
+            .http("CONNECT", &format!("tcp://127.0.0.1:{}", server.port())),
+    );
+    let ok = medic.incident(
+        "tcp-ok",
+        &[("tcp", format!("127.0.0.1:{}", server.port()).as_str())],
+    );
     assert_healed(&medic.run_remediation(&dir, &ok));
-    let bad = medic.incident("tcp-bad", &[("tcp", format!("127.0.0.1:{}", other.port()).as_str())]);
-    assert_denied(&medic.run_remediation(&dir, &bad), "http", "matches no http grant");
+    let bad = medic.incident(
+        "tcp-bad",
+        &[("tcp", format!("127.0.0.1:{}", other.port()).as_str())],
+    );
+    assert_denied(
+        &medic.run_remediation(&dir, &bad),
+        "http",
+        "matches no http grant",
+    );
     assert_denial_audited(&medic, "http", &format!("tcp://127.0.0.1:{}", other.port()));
 }

@@ -8,7 +8,10 @@ use medic_tests::Remediation;
 use super::{assert_healed, medic};
 
 fn abuse() -> Remediation {
-    Remediation::new("limits-abuse").limit("timeout", "2s").limit("memory", "16MiB").limit("output", "4KiB")
+    Remediation::new("limits-abuse")
+        .limit("timeout", "2s")
+        .limit("memory", "16MiB")
+        .limit("output", "4KiB")
 }
 
 #[test]
@@ -26,12 +29,22 @@ fn limits_stop_each_kind_of_exhaustion_and_the_host_carries_on() {
     for (attack, limit) in cases {
         let incident = medic.incident(&format!("limits-{attack}"), &[("attack", attack)]);
         let result = medic.run_remediation(&dir, &incident);
-        assert_eq!(result.code, 2, "{attack}: exit 2\n{}\n{}", result.stdout, result.stderr);
+        assert_eq!(
+            result.code, 2,
+            "{attack}: exit 2\n{}\n{}",
+            result.stdout, result.stderr
+        );
         let report = result.json();
         assert_eq!(report["status"], "error", "{attack}: {report:#}");
         let summary = report["summary"].as_str().unwrap();
-        assert!(summary.contains(limit), "{attack}: `{summary}` should name `{limit}`");
-        assert!(summary.contains("rolled back: rolled back"), "{attack}: rollback ran in a fresh instance: {summary}");
+        assert!(
+            summary.contains(limit),
+            "{attack}: `{summary}` should name `{limit}`"
+        );
+        assert!(
+            summary.contains("rolled back: rolled back"),
+            "{attack}: rollback ran in a fresh instance: {summary}"
+        );
         let calls = report["calls"].as_array().unwrap();
         assert_eq!(calls.last().unwrap()["operation"], "rollback");
     }
@@ -49,7 +62,16 @@ fn limits_refuse_a_component_that_imports_files_or_sockets() {
     let report = result.json();
     assert_eq!(report["status"], "error");
     let summary = report["summary"].as_str().unwrap();
-    assert!(summary.contains("cannot be linked") && summary.contains("wasi:"), "{summary}");
-    assert!(summary.contains("filesystem") || summary.contains("sockets"), "{summary}");
-    assert!(report["calls"].as_array().unwrap().is_empty(), "nothing ran");
+    assert!(
+        summary.contains("cannot be linked") && summary.contains("wasi:"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("filesystem") || summary.contains("sockets"),
+        "{summary}"
+    );
+    assert!(
+        report["calls"].as_array().unwrap().is_empty(),
+        "nothing ran"
+    );
 }

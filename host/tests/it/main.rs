@@ -1,5 +1,9 @@
 //! medic's end-to-end tests: the real `medic` binary, hostile guests from `tests/guests/`,
 //! the bundled remediations against real local problems. Helpers live in `medic-tests`.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests spawn supervisord and read CI"
+)]
 
 mod audit;
 mod cli;
@@ -13,6 +17,9 @@ mod remediations;
 
 use medic_tests::{Medic, RunResult};
 
+/// One attack in a table: what it tries, the incident's params, the expected denial reason.
+type Attack<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+
 /// A fresh medic installation in a temporary directory.
 fn medic() -> Medic {
     Medic::new(env!("CARGO_BIN_EXE_medic"))
@@ -21,20 +28,38 @@ fn medic() -> Medic {
 /// Assert a run was denied: exit 4, status `denied`, and the first denied host call is of
 /// `capability` with a reason containing `reason`. Returns that call.
 fn assert_denied(result: &RunResult, capability: &str, reason: &str) -> serde_json::Value {
-    assert_eq!(result.code, 4, "expected exit 4 (denied)\nstdout: {}\nstderr: {}", result.stdout, result.stderr);
+    assert_eq!(
+        result.code, 4,
+        "expected exit 4 (denied)\nstdout: {}\nstderr: {}",
+        result.stdout, result.stderr
+    );
     let report = result.json();
     assert_eq!(report["status"], "denied", "{report:#}");
-    let denied: Vec<&serde_json::Value> = report["host_calls"].as_array().expect("host_calls").iter().filter(|call| call["allowed"] == false).collect();
-    let call = denied.first().unwrap_or_else(|| panic!("no denied host call in {report:#}"));
+    let denied: Vec<&serde_json::Value> = report["host_calls"]
+        .as_array()
+        .expect("host_calls")
+        .iter()
+        .filter(|call| call["allowed"] == false)
+        .collect();
+    let call = denied
+        .first()
+        .unwrap_or_else(|| panic!("no denied host call in {report:#}"));
     assert_eq!(call["capability"], capability, "{call:#}");
     let text = call["reason"].as_str().unwrap_or_default();
-    assert!(text.contains(reason), "reason `{text}` should contain `{reason}`");
+    assert!(
+        text.contains(reason),
+        "reason `{text}` should contain `{reason}`"
+    );
     (*call).clone()
 }
 
 /// Assert a run healed (exit 0, status `healed`) and return its report.
 fn assert_healed(result: &RunResult) -> serde_json::Value {
-    assert_eq!(result.code, 0, "expected exit 0 (healed)\nstdout: {}\nstderr: {}", result.stdout, result.stderr);
+    assert_eq!(
+        result.code, 0,
+        "expected exit 0 (healed)\nstdout: {}\nstderr: {}",
+        result.stdout, result.stderr
+    );
     let report = result.json();
     assert_eq!(report["status"], "healed", "{report:#}");
     report
@@ -45,7 +70,8 @@ fn assert_healed(result: &RunResult) -> serde_json::Value {
 fn assert_denial_audited(medic: &Medic, capability: &str, target: &str) {
     let calls = medic.audited_calls(capability);
     assert!(
-        calls.iter().any(|call| call["allowed"] == false && call["target"].as_str().unwrap_or_default().contains(target)),
+        calls.iter().any(|call| call["allowed"] == false
+            && call["target"].as_str().unwrap_or_default().contains(target)),
         "no audited denial of {capability} `{target}` in {calls:#?}"
     );
     medic.assert_audit_intact();

@@ -27,8 +27,15 @@ fn manifest_with_wrong_hash_fails_to_load_and_nothing_runs() {
     let dir = medic.install(&remediation);
     let result = medic.run_remediation(&dir, &medic.incident("hash", &[("attack", "none")]));
     assert_eq!(result.code, 2);
-    assert!(result.stderr.contains("but the manifest pins `abab"), "{}", result.stderr);
-    assert!(!medic.data_dir().join("medic.db").exists(), "nothing ran or was recorded");
+    assert!(
+        result.stderr.contains("but the manifest pins `abab"),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        !medic.data_dir().join("medic.db").exists(),
+        "nothing ran or was recorded"
+    );
 }
 
 #[test]
@@ -38,18 +45,35 @@ fn manifest_beyond_its_ceiling_fails_naming_the_entry() {
     let dir = medic.install_with_ceiling(&remediation, "[ceilings.low]\nenv = []\n");
     let result = check(&medic, &dir.display().to_string());
     assert_eq!(result.code, 2);
-    assert!(result.stderr.contains("`capabilities.exec[0]`"), "{}", result.stderr);
-    assert!(result.stderr.contains("beyond the operator's `low` ceiling"), "{}", result.stderr);
+    assert!(
+        result.stderr.contains("`capabilities.exec[0]`"),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        result
+            .stderr
+            .contains("beyond the operator's `low` ceiling"),
+        "{}",
+        result.stderr
+    );
 }
 
 #[test]
 fn manifest_pins_from_the_operator_are_enforced() {
     let mut medic = medic();
-    medic.config_extra(&format!("require_pins = true\n[pins]\nlimits-abuse = \"{}\"", "cd".repeat(32)));
+    medic.config_extra(&format!(
+        "require_pins = true\n[pins]\nlimits-abuse = \"{}\"",
+        "cd".repeat(32)
+    ));
     let dir = medic.install(&Remediation::new("limits-abuse"));
     let result = check(&medic, &dir.display().to_string());
     assert_eq!(result.code, 2);
-    assert!(result.stderr.contains("the operator pins sha256 `cdcd"), "{}", result.stderr);
+    assert!(
+        result.stderr.contains("the operator pins sha256 `cdcd"),
+        "{}",
+        result.stderr
+    );
     let mut unpinned = Remediation::new("limits-abuse");
     unpinned.name = "unpinned".to_string();
     let other = medic.install(&unpinned);
@@ -73,24 +97,60 @@ const HEADER: &str = "name = \"bad\"\nversion = \"0.1.0\"\ndescription = \"d\"\n
 fn manifest_errors_name_the_file_field_and_line() {
     let medic = medic();
     let cases = [
-        ("[[capabilities.exec]]\nprogram = \"supervisorctl\"\nargs = []\n", "bad/remediation.toml:8: `capabilities.exec[0].program`: must be an absolute path"),
-        ("[[capabilities.exec]]\nprogram = \"/bin/bash\"\nargs = []\n", "can run arbitrary code"),
-        ("[[capabilities.exec]]\nprogram = \"/usr/bin/x\"\nargs = [\"(\"]\n", "`capabilities.exec[0].args[0]`: `(`: not a valid regex"),
-        ("[[capabilities.http]]\nmethod = \"GET\"\nurl = \"http://*:80/\"\n", "bare `*` host"),
-        ("[[capabilities.http]]\nmethod = \"GET\"\nurl = \"http://user@host/\"\n", "userinfo"),
-        ("[[capabilities.fs]]\npath = \"/\"\naccess = \"read\"\n", "`/` is never granted"),
-        ("[[capabilities.fs]]\npath = \"/proc/1\"\naccess = \"read\"\n", "under `/proc`"),
-        ("[[capabilities.fs]]\npath = \"/var/log/../..\"\naccess = \"read\"\n", "without `.`, `..`"),
-        ("[capabilities]\nenv = [\"LD_PRELOAD\"]\n", "dynamic-loader variables are never granted"),
-        ("[limits]\ntimeout = \"soon\"\n", "`limits.timeout`: `soon` is not a duration"),
+        (
+            "[[capabilities.exec]]\nprogram = \"supervisorctl\"\nargs = []\n",
+            "bad/remediation.toml:8: `capabilities.exec[0].program`: must be an absolute path",
+        ),
+        (
+            "[[capabilities.exec]]\nprogram = \"/bin/bash\"\nargs = []\n",
+            "can run arbitrary code",
+        ),
+        (
+            "[[capabilities.exec]]\nprogram = \"/usr/bin/x\"\nargs = [\"(\"]\n",
+            "`capabilities.exec[0].args[0]`: `(`: not a valid regex",
+        ),
+        (
+            "[[capabilities.http]]\nmethod = \"GET\"\nurl = \"http://*:80/\"\n",
+            "bare `*` host",
+        ),
+        (
+            "[[capabilities.http]]\nmethod = \"GET\"\nurl = \"http://user@host/\"\n",
+            "userinfo",
+        ),
+        (
+            "[[capabilities.fs]]\npath = \"/\"\naccess = \"read\"\n",
+            "`/` is never granted",
+        ),
+        (
+            "[[capabilities.fs]]\npath = \"/proc/1\"\naccess = \"read\"\n",
+            "under `/proc`",
+        ),
+        (
+            "[[capabilities.fs]]\npath = \"/var/log/../..\"\naccess = \"read\"\n",
+            "without `.`, `..`",
+        ),
+        (
+            "[capabilities]\nenv = [\"LD_PRELOAD\"]\n",
+            "dynamic-loader variables are never granted",
+        ),
+        (
+            "[limits]\ntimeout = \"soon\"\n",
+            "`limits.timeout`: `soon` is not a duration",
+        ),
         ("unknown = 1\n", "unknown field `unknown`"),
     ];
     for (body, expected) in cases {
         let stderr = check_text(&medic, &format!("{HEADER}{body}"));
-        assert!(stderr.contains(expected), "expected `{expected}` in:\n{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected `{expected}` in:\n{stderr}"
+        );
     }
     let stderr = check_text(&medic, "name = \"x\"\nrisk = [\n");
-    assert!(stderr.contains("line 2"), "toml syntax errors carry the line: {stderr}");
+    assert!(
+        stderr.contains("line 2"),
+        "toml syntax errors carry the line: {stderr}"
+    );
 }
 
 #[test]
@@ -108,13 +168,44 @@ fn manifest_explain_lists_everything_and_warns_about_wide_grants() {
     assert_eq!(explanation["exec"][0]["program"], "/opt/tool/bin/tool");
     assert_eq!(explanation["http"][0]["url"], "http://*.example.com/**");
     assert_eq!(explanation["fs"][0]["access"], "read-write");
-    let codes: Vec<&str> = explanation["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect();
-    for code in ["exec-program-location", "exec-catch-all-pattern", "exec-option-pattern", "exec-unanchored-pattern", "http-wildcard-host", "http-any-path", "http-cleartext", "fs-read-write"] {
+    let codes: Vec<&str> = explanation["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["code"].as_str().unwrap())
+        .collect();
+    for code in [
+        "exec-program-location",
+        "exec-catch-all-pattern",
+        "exec-option-pattern",
+        "exec-unanchored-pattern",
+        "http-wildcard-host",
+        "http-any-path",
+        "http-cleartext",
+        "fs-read-write",
+    ] {
         assert!(codes.contains(&code), "missing warning {code} in {codes:?}");
     }
-    let fields: Vec<&str> = explanation["warnings"].as_array().unwrap().iter().map(|w| w["field"].as_str().unwrap()).collect();
-    assert!(fields.contains(&"capabilities.exec[0].args[2]"), "the option warning names `[a-z-]+`: {fields:?}");
-    assert!(!fields.contains(&"capabilities.exec[0].args[0]"), "a literal is not warned about: {fields:?}");
+    let fields: Vec<&str> = explanation["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"capabilities.exec[0].args[2]"),
+        "the option warning names `[a-z-]+`: {fields:?}"
+    );
+    assert!(
+        !fields.contains(&"capabilities.exec[0].args[0]"),
+        "a literal is not warned about: {fields:?}"
+    );
     let human = medic.run(&["manifest", "explain", "restart-service"]);
-    assert!(human.stdout.contains("/usr/bin/supervisorctl <restart> <^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$>"), "{}", human.stdout);
+    assert!(
+        human
+            .stdout
+            .contains("/usr/bin/supervisorctl <restart> <^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$>"),
+        "{}",
+        human.stdout
+    );
 }

@@ -14,13 +14,21 @@ use super::{assert_denied, assert_healed, medic};
 
 /// A log directory under /tmp (the bundled manifest grants /tmp, not every temp dir).
 fn log_dir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("medic-logs-").tempdir_in("/tmp").unwrap()
+    tempfile::Builder::new()
+        .prefix("medic-logs-")
+        .tempdir_in("/tmp")
+        .unwrap()
 }
 
 fn write_aged(path: &Path, bytes: usize, days_old: u64) {
     std::fs::write(path, vec![b'x'; bytes]).unwrap();
     let mtime = std::time::SystemTime::now() - Duration::from_secs(days_old * 86_400);
-    std::fs::File::options().write(true).open(path).unwrap().set_modified(mtime).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
 }
 
 fn run_bundled(medic: &Medic, name: &str, incident: &Path, extra: &[&str]) -> RunResult {
@@ -31,7 +39,10 @@ fn run_bundled(medic: &Medic, name: &str, incident: &Path, extra: &[&str]) -> Ru
 }
 
 fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -47,21 +58,47 @@ fn free_disk_space_quarantines_oldest_rotated_files_until_under_budget() {
     }
     write_aged(&dir.join("upload.tmp"), 50_000, 9);
     let before = names(dir);
-    let incident = medic.incident("disk-1", &[("dir", &dir.display().to_string()), ("max_bytes", "500KB")]);
+    let incident = medic.incident(
+        "disk-1",
+        &[("dir", &dir.display().to_string()), ("max_bytes", "500KB")],
+    );
 
     let plan = run_bundled(&medic, "free-disk-space", &incident, &["--dry-run"]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     let plan = plan.json();
     assert_eq!(plan["status"], "planned");
-    let targets: Vec<&str> = plan["steps"].as_array().unwrap().iter().map(|step| step["target"].as_str().unwrap()).collect();
-    assert_eq!(targets.len(), 5, "quarantine folder plus four moves: {targets:?}");
-    assert!(targets[1].starts_with(&format!("{}/upload.tmp ->", dir.display())), "oldest first: {targets:?}");
+    let targets: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        targets.len(),
+        5,
+        "quarantine folder plus four moves: {targets:?}"
+    );
+    assert!(
+        targets[1].starts_with(&format!("{}/upload.tmp ->", dir.display())),
+        "oldest first: {targets:?}"
+    );
     assert_eq!(names(dir), before, "a dry run changes nothing");
 
     let report = assert_healed(&run_bundled(&medic, "free-disk-space", &incident, &[]));
-    assert_eq!(names(dir), [".medic-quarantine", "app.log", "app.log.1", "app.log.2"]);
-    assert_eq!(names(&dir.join(".medic-quarantine").join("disk-1")), ["app.log.3", "app.log.4", "app.log.5", "upload.tmp"]);
-    assert!(report["verdict"]["detail"].as_str().unwrap().contains("holds 500000 bytes"));
+    assert_eq!(
+        names(dir),
+        [".medic-quarantine", "app.log", "app.log.1", "app.log.2"]
+    );
+    assert_eq!(
+        names(&dir.join(".medic-quarantine").join("disk-1")),
+        ["app.log.3", "app.log.4", "app.log.5", "upload.tmp"]
+    );
+    assert!(
+        report["verdict"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("holds 500000 bytes")
+    );
     medic.assert_audit_intact();
 }
 
@@ -72,12 +109,21 @@ fn free_disk_space_rolls_back_when_it_cannot_get_under_budget() {
     let dir = logs.path();
     write_aged(&dir.join("app.log"), 600_000, 0);
     write_aged(&dir.join("app.log.1"), 100_000, 1);
-    let incident = medic.incident("disk-2", &[("dir", &dir.display().to_string()), ("max_bytes", "500KB")]);
+    let incident = medic.incident(
+        "disk-2",
+        &[("dir", &dir.display().to_string()), ("max_bytes", "500KB")],
+    );
     let result = run_bundled(&medic, "free-disk-space", &incident, &[]);
     assert_eq!(result.code, 1, "{}{}", result.stdout, result.stderr);
     let report = result.json();
     assert_eq!(report["status"], "rolled_back");
-    assert!(report["summary"].as_str().unwrap().contains("moved 1 files back"), "{report:#}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("moved 1 files back"),
+        "{report:#}"
+    );
     assert_eq!(names(dir), [".medic-quarantine", "app.log", "app.log.1"]);
     assert!(names(&dir.join(".medic-quarantine").join("disk-2")).is_empty());
 }
@@ -95,11 +141,17 @@ fn prometheus_like(config_valid: bool) -> Server {
             }
             ("POST", "/-/reload") => {
                 state.1 = false;
-                Reply::new(500, "failed to reload config: yaml: line 3: mapping values are not allowed")
+                Reply::new(
+                    500,
+                    "failed to reload config: yaml: line 3: mapping values are not allowed",
+                )
             }
             ("GET", "/api/v1/status/runtimeinfo") => Reply::new(
                 200,
-                &format!(r#"{{"status":"success","data":{{"reloadConfigSuccess":{},"lastConfigTime":"2026-11-24T00:00:{:02}Z"}}}}"#, state.1, state.0),
+                &format!(
+                    r#"{{"status":"success","data":{{"reloadConfigSuccess":{},"lastConfigTime":"2026-11-24T00:00:{:02}Z"}}}}"#,
+                    state.1, state.0
+                ),
             ),
             _ => Reply::new(404, "not found"),
         }
@@ -112,8 +164,20 @@ fn reload_config_reloads_and_confirms_through_the_status_endpoint() {
     let server = prometheus_like(true);
     let incident = medic.incident("reload-1", &[("admin_url", &server.url(""))]);
     let report = assert_healed(&run_bundled(&medic, "reload-config", &incident, &[]));
-    assert_eq!(server.hits(), ["GET /api/v1/status/runtimeinfo", "POST /-/reload", "GET /api/v1/status/runtimeinfo"]);
-    assert!(report["verdict"]["detail"].as_str().unwrap().contains("2026-11-24T00:00:01Z"));
+    assert_eq!(
+        server.hits(),
+        [
+            "GET /api/v1/status/runtimeinfo",
+            "POST /-/reload",
+            "GET /api/v1/status/runtimeinfo"
+        ]
+    );
+    assert!(
+        report["verdict"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2026-11-24T00:00:01Z")
+    );
 }
 
 #[test]
@@ -125,11 +189,18 @@ fn reload_config_reports_a_failed_reload() {
     assert_eq!(result.code, 1, "{}{}", result.stdout, result.stderr);
     let report = result.json();
     assert_eq!(report["status"], "rolled_back");
-    assert!(report["summary"].as_str().unwrap().contains("answered 500"), "{report:#}");
+    assert!(
+        report["summary"].as_str().unwrap().contains("answered 500"),
+        "{report:#}"
+    );
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A supervisord of our own, on loopback, with one program `web` (a Python HTTP server)
@@ -144,8 +215,13 @@ struct Supervisor {
 impl Supervisor {
     fn start() -> Option<Supervisor> {
         if !Path::new("/usr/bin/supervisord").exists() {
-            assert!(std::env::var_os("CI").is_none(), "supervisor is not installed; .ci/run installs it (apt-get install supervisor)");
-            eprintln!("SKIPPED: supervisor is not installed (apt-get install supervisor); the restart-service test needs it");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "supervisor is not installed; .ci/run installs it (apt-get install supervisor)"
+            );
+            eprintln!(
+                "SKIPPED: supervisor is not installed (apt-get install supervisor); the restart-service test needs it"
+            );
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -162,9 +238,18 @@ impl Supervisor {
             ),
         )
         .unwrap();
-        let status = Command::new("/usr/bin/supervisord").arg("-c").arg(&config).status().unwrap();
+        let status = Command::new("/usr/bin/supervisord")
+            .arg("-c")
+            .arg(&config)
+            .status()
+            .unwrap();
         assert!(status.success(), "supervisord started");
-        let supervisor = Supervisor { config, url: format!("http://127.0.0.1:{port}"), web_port, _dir: dir };
+        let supervisor = Supervisor {
+            config,
+            url: format!("http://127.0.0.1:{port}"),
+            web_port,
+            _dir: dir,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while !supervisor.ctl(&["status", "web"]).contains("STOPPED") {
             assert!(Instant::now() < deadline, "supervisord answered within 10s");
@@ -174,7 +259,12 @@ impl Supervisor {
     }
 
     fn ctl(&self, args: &[&str]) -> String {
-        let output = Command::new("/usr/bin/supervisorctl").arg("-c").arg(&self.config).args(args).output().unwrap();
+        let output = Command::new("/usr/bin/supervisorctl")
+            .arg("-c")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 }
@@ -187,16 +277,45 @@ impl Drop for Supervisor {
 
 #[test]
 fn restart_service_restarts_a_stopped_supervised_program_and_checks_health() {
-    let Some(supervisor) = Supervisor::start() else { return };
+    let Some(supervisor) = Supervisor::start() else {
+        return;
+    };
     let medic = medic();
     let health = format!("http://127.0.0.1:{}/", supervisor.web_port);
-    let incident = medic.incident("restart-1", &[("service", "web"), ("supervisor_url", &supervisor.url), ("health_url", &health)]);
+    let incident = medic.incident(
+        "restart-1",
+        &[
+            ("service", "web"),
+            ("supervisor_url", &supervisor.url),
+            ("health_url", &health),
+        ],
+    );
     let report = assert_healed(&run_bundled(&medic, "restart-service", &incident, &[]));
     assert!(supervisor.ctl(&["status", "web"]).contains("RUNNING"));
     let calls = report["host_calls"].as_array().unwrap();
-    assert_eq!(calls[0]["target"], format!("/usr/bin/supervisorctl -s {} restart web", supervisor.url));
-    assert!(report["verdict"]["detail"].as_str().unwrap().contains("answered 200"), "{report:#}");
+    assert_eq!(
+        calls[0]["target"],
+        format!("/usr/bin/supervisorctl -s {} restart web", supervisor.url)
+    );
+    assert!(
+        report["verdict"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("answered 200"),
+        "{report:#}"
+    );
 
-    let hostile = medic.incident("restart-2", &[("service", "web;reboot"), ("supervisor_url", &supervisor.url), ("health_url", &health)]);
-    assert_denied(&run_bundled(&medic, "restart-service", &hostile, &[]), "exec", "match no exec grant");
+    let hostile = medic.incident(
+        "restart-2",
+        &[
+            ("service", "web;reboot"),
+            ("supervisor_url", &supervisor.url),
+            ("health_url", &health),
+        ],
+    );
+    assert_denied(
+        &run_bundled(&medic, "restart-service", &hostile, &[]),
+        "exec",
+        "match no exec grant",
+    );
 }

@@ -13,11 +13,16 @@ impl Remediation for EnvEscape {
     fn apply(incident: &Incident) -> Result<String, Error> {
         let ambient = std::env::vars().count();
         if ambient != 0 {
-            return Err(Error::failed(format!("the WASI environment holds {ambient} variables")));
+            return Err(Error::failed(format!(
+                "the WASI environment holds {ambient} variables"
+            )));
         }
         let name = incident.require_param("name")?;
         let value = env::get(name)?;
-        Ok(format!("{name}={}", value.unwrap_or_else(|| "<unset>".to_string())))
+        Ok(format!(
+            "{name}={}",
+            value.unwrap_or_else(|| "<unset>".to_string())
+        ))
     }
 
     fn verify(_incident: &Incident) -> Result<Verdict, Error> {

@@ -18,7 +18,11 @@ impl Remediation for ExecEscape {
             _ => Vec::new(),
         };
         let output = exec::run(program, &args)?;
-        Ok(format!("status {:?} stdout {}", output.status, output.stdout_lossy().trim()))
+        Ok(format!(
+            "status {:?} stdout {}",
+            output.status,
+            output.stdout_lossy().trim()
+        ))
     }
 
     fn verify(_incident: &Incident) -> Result<Verdict, Error> {

@@ -13,10 +13,16 @@ impl Remediation for FsEscape {
     fn apply(incident: &Incident) -> Result<String, Error> {
         let path = incident.require_param("path")?;
         match incident.require_param("op")? {
-            "read" => Ok(format!("read: {}", String::from_utf8_lossy(&fs::read(path)?))),
-            "write" => fs::write(path, incident.param("data").unwrap_or("pwned").as_bytes()).map(|()| "wrote".to_string()),
+            "read" => Ok(format!(
+                "read: {}",
+                String::from_utf8_lossy(&fs::read(path)?)
+            )),
+            "write" => fs::write(path, incident.param("data").unwrap_or("pwned").as_bytes())
+                .map(|()| "wrote".to_string()),
             "list" => Ok(format!("{} entries", fs::list(path)?.len())),
-            "rename" => fs::rename(path, incident.require_param("path2")?).map(|()| "renamed".to_string()),
+            "rename" => {
+                fs::rename(path, incident.require_param("path2")?).map(|()| "renamed".to_string())
+            }
             "remove" => fs::remove_file(path).map(|()| "removed".to_string()),
             "mkdir" => fs::create_dir(path).map(|()| "created".to_string()),
             other => Err(Error::failed(format!("unknown op {other}"))),

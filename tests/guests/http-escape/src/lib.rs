@@ -13,7 +13,9 @@ impl Remediation for HttpEscape {
 
     fn apply(incident: &Incident) -> Result<String, Error> {
         if let Some(address) = incident.param("tcp") {
-            let (host, port) = address.rsplit_once(':').ok_or_else(|| Error::failed("tcp must be host:port"))?;
+            let (host, port) = address
+                .rsplit_once(':')
+                .ok_or_else(|| Error::failed("tcp must be host:port"))?;
             let port: u16 = port.parse().map_err(|_| Error::failed("bad port"))?;
             let took = http::connect(host, port)?;
             return Ok(format!("connected in {} ms", took.as_millis()));
@@ -22,17 +24,23 @@ impl Remediation for HttpEscape {
         let url = incident.require_param("url")?;
         let mut request = http::Request::new(method, url);
         if let Some(header) = incident.param("header") {
-            let (name, value) = header.split_once(':').ok_or_else(|| Error::failed("header must be name:value"))?;
+            let (name, value) = header
+                .split_once(':')
+                .ok_or_else(|| Error::failed("header must be name:value"))?;
             request = request.header(name, value.trim());
         }
         let response = http::send(request)?;
-        if incident.param("follow") == Some("yes") {
-            if let Some(location) = response.header("location") {
-                let next = http::get(location)?;
-                return Ok(format!("followed to {} status {}", location, next.status));
-            }
+        if incident.param("follow") == Some("yes")
+            && let Some(location) = response.header("location")
+        {
+            let next = http::get(location)?;
+            return Ok(format!("followed to {} status {}", location, next.status));
         }
-        Ok(format!("status {} body {}", response.status, response.text().trim()))
+        Ok(format!(
+            "status {} body {}",
+            response.status,
+            response.text().trim()
+        ))
     }
 
     fn verify(_incident: &Incident) -> Result<Verdict, Error> {

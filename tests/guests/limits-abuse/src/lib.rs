@@ -10,7 +10,11 @@ struct LimitsAbuse;
 #[inline(never)]
 fn recurse(depth: u64, trail: &mut [u64; 64]) -> u64 {
     trail[(depth % 64) as usize] = depth;
-    if depth == u64::MAX { depth } else { recurse(depth + 1, trail) + trail[(depth % 7) as usize] }
+    if depth == u64::MAX {
+        depth
+    } else {
+        recurse(depth + 1, trail) + trail[(depth % 7) as usize]
+    }
 }
 
 impl Remediation for LimitsAbuse {

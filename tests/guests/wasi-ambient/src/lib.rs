@@ -11,7 +11,8 @@ impl Remediation for WasiAmbient {
     }
 
     fn apply(_incident: &Incident) -> Result<String, Error> {
-        let passwd = std::fs::read_to_string("/etc/passwd").map_err(|error| Error::failed(error.to_string()))?;
+        let passwd = std::fs::read_to_string("/etc/passwd")
+            .map_err(|error| Error::failed(error.to_string()))?;
         let socket = std::net::TcpStream::connect("127.0.0.1:22").is_ok();
         Ok(format!("{} bytes, socket {socket}", passwd.len()))
     }
