@@ -214,3 +214,6 @@ pub fn check_component_hash(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+//! How long it takes to start a remediation, beside the peers an operator would otherwise
+//! use, measured in the same run so the ratios hold on any machine:
+//!
+//! - first run: compile the component (no cache);
+//! - from the compiled cache: load it and link it;
+//! - warm: instantiate a prepared no-op remediation and call `plan`, in process;
+//! - a whole `medic run --dry-run` process, component in the cache;
+//! - peers: `fork+exec` of `/bin/true` and `python3 -c pass`.
+//!
+//! Run with `cargo bench -p medic-host --bench start`. Prints medians, p90s and ratios.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "the bench spawns peer processes and medic itself"
+)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use medic::audit::AuditLog;
+use medic::checkpoint::Checkpoints;
+use medic::db::Database;
+use medic::incident::parse_incident;
+use medic::manifest::{Ceiling, parse_manifest, sha256_hex};
+use medic::sandbox::{CallContext, CallOutcome, Operation, RunContext, Sandbox};
+
+struct Figure {
+    name: &'static str,
+    median: Duration,
+    p90: Duration,
+}
+
+fn measure(name: &'static str, iterations: usize, mut run: impl FnMut()) -> Figure {
+    run();
+    let mut samples: Vec<Duration> = (0..iterations)
+        .map(|_| {
+            let started = Instant::now();
+            run();
+            started.elapsed()
+        })
+        .collect();
+    samples.sort();
+    let figure = Figure {
+        name,
+        median: samples[samples.len() / 2],
+        p90: samples[samples.len() * 9 / 10],
+    };
+    println!(
+        "{:<44} median {:>10.1?}  p90 {:>10.1?}  ({iterations} runs)",
+        figure.name, figure.median, figure.p90
+    );
+    figure
+}
+
+fn ratio(label: &str, ours: &Figure, peer: &Figure) {
+    println!(
+        "{label:<64} {:.3}",
+        ours.median.as_secs_f64() / peer.median.as_secs_f64()
+    );
+}
+
+fn main() {
+    let root = tempfile::tempdir().unwrap();
+    let wasm = std::fs::read(medic_tests::guest_wasm("limits-abuse")).unwrap();
+    let sha256 = sha256_hex(&wasm);
+    let manifest_text = format!(
+        "name = \"no-op\"\nversion = \"0.1.0\"\ndescription = \"does nothing\"\nrisk = \"low\"\ncomponent = \"guest.wasm\"\nsha256 = \"{sha256}\"\n"
+    );
+    let remediation_dir = root.path().join("no-op");
+    std::fs::create_dir_all(&remediation_dir).unwrap();
+    std::fs::write(remediation_dir.join("guest.wasm"), &wasm).unwrap();
+    std::fs::write(remediation_dir.join("remediation.toml"), &manifest_text).unwrap();
+    let manifest = Arc::new(
+        parse_manifest(&manifest_text, &remediation_dir.join("remediation.toml")).unwrap(),
+    );
+    let incident_text = r#"{"id":"bench","source":"cli","resource":{"kind":"service","id":"x"},"issue_type":"bench","params":{"attack":"none"}}"#;
+    let incident_path = root.path().join("incident.json");
+    std::fs::write(&incident_path, incident_text).unwrap();
+    let incident = parse_incident(incident_text, Path::new("incident.json")).unwrap();
+    let data_dir = root.path().join("data");
+    let db = Database::open(&data_dir).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    println!("starting a remediation ({} byte component)", wasm.len());
+    let uncached = Sandbox::new(None).unwrap();
+    let compile = measure("first run: compile + link", 10, || {
+        uncached.prepare(manifest.clone(), &wasm).unwrap();
+    });
+    let cached = Sandbox::new(Some(data_dir.join("compiled"))).unwrap();
+    cached.prepare(manifest.clone(), &wasm).unwrap();
+    let from_cache = measure("from the compiled cache: load + link", 50, || {
+        cached.prepare(manifest.clone(), &wasm).unwrap();
+    });
+    let prepared = cached.prepare(manifest.clone(), &wasm).unwrap();
+    let context = || CallContext {
+        run: RunContext {
+            run_id: "bench".to_string(),
+            incident_id: "bench".to_string(),
+        },
+        audit: AuditLog::new(db.clone()),
+        checkpoints: Checkpoints::new(db.clone(), "bench", "no-op"),
+        ceiling: Ceiling::default(),
+    };
+    let warm = measure("warm: instantiate + call plan (in process)", 2000, || {
+        let report =
+            runtime.block_on(cached.call(&prepared, Operation::Plan, &incident, context()));
+        assert!(
+            matches!(report.outcome, CallOutcome::Steps(_)),
+            "{:?}",
+            report.outcome
+        );
+    });
+    let config = root.path().join("medic.toml");
+    std::fs::write(&config, "").unwrap();
+    let medic_process = measure("whole `medic run --dry-run` process, cached", 30, || {
+        let status = Command::new(env!("CARGO_BIN_EXE_medic"))
+            .args(["--quiet", "--config"])
+            .arg(&config)
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args([
+                "run",
+                &remediation_dir.display().to_string(),
+                "--incident",
+                &incident_path.display().to_string(),
+                "--dry-run",
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    });
+    let true_process = measure("peer: fork+exec /bin/true", 200, || {
+        assert!(Command::new("/bin/true").status().unwrap().success());
+    });
+    let python = measure("peer: python3 -c pass", 30, || {
+        assert!(
+            Command::new("python3")
+                .args(["-c", "pass"])
+                .status()
+                .unwrap()
+                .success()
+        );
+    });
+    let system_python = Path::new("/usr/bin/python3").exists().then(|| {
+        measure("peer: /usr/bin/python3 -c pass", 30, || {
+            assert!(
+                Command::new("/usr/bin/python3")
+                    .args(["-c", "pass"])
+                    .status()
+                    .unwrap()
+                    .success()
+            );
+        })
+    });
+
+    println!("\nratios (ours / peer, median; below 1 is faster than the peer)");
+    ratio(
+        "warm instantiate+call / fork+exec /bin/true",
+        &warm,
+        &true_process,
+    );
+    ratio(
+        "whole medic run process (cached) / python3 -c pass",
+        &medic_process,
+        &python,
+    );
+    if let Some(system_python) = &system_python {
+        ratio(
+            "whole medic run process (cached) / /usr/bin/python3 -c pass",
+            &medic_process,
+            system_python,
+        );
+    }
+    ratio("load from cache / compile", &from_cache, &compile);
+    println!(
+        "target: warm instantiate+call under 100 µs: {}",
+        if warm.median < Duration::from_micros(100) {
+            "met"
+        } else {
+            "missed"
+        }
+    );
+    println!(
+        "target: medic run process under half of python3 -c pass: {}",
+        if medic_process.median * 2 < python.median {
+            "met"
+        } else {
+            "missed"
+        }
+    );
+}

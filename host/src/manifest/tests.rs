@@ -1,0 +1,283 @@
+//! Manifest parsing, grants and ceilings: tables of cases, and properties that hold for
+//! any input.
+
+use std::path::Path;
+
+use proptest::prelude::*;
+
+use super::grant::{ArgPattern, HostValue, Scheme, Target, UrlPattern};
+use super::*;
+use crate::config::parse_config;
+
+const VALID: &str = r#"
+name = "restart-service"
+version = "0.1.0"
+description = "Restart a service"
+risk = "medium"
+component = "restart_service.wasm"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+[[handles]]
+resource_kind = "service"
+[[capabilities.exec]]
+program = "/usr/bin/supervisorctl"
+args = ["restart", "^[a-z][a-z0-9_-]{0,63}$"]
+[[capabilities.http]]
+method = "GET"
+url = "http://127.0.0.1:*/health"
+[[capabilities.fs]]
+path = "/var/log/app"
+access = "read"
+[limits]
+timeout = "30s"
+memory = "64MiB"
+"#;
+
+fn parse(text: &str) -> Result<Manifest, String> {
+    parse_manifest(text, Path::new("r.toml")).map_err(|error| error.to_string())
+}
+
+#[test]
+fn manifest_parses_into_typed_grants() {
+    let manifest = parse(VALID).unwrap();
+    assert_eq!(manifest.risk, Risk::Medium);
+    assert_eq!(
+        manifest.grants.exec[0].program,
+        Path::new("/usr/bin/supervisorctl")
+    );
+    assert!(
+        manifest.grants.exec[0]
+            .matches("/usr/bin/supervisorctl", &["restart".into(), "web".into()])
+    );
+    assert_eq!(manifest.grants.fs[0].access, Access::Read);
+    assert_eq!(manifest.limits.memory, 64 << 20);
+    assert_eq!(manifest.grants.exec[0].origin.line, Some(11));
+}
+
+#[test]
+fn manifest_errors_name_field_and_line() {
+    let cases = [
+        (
+            "risk = \"medium\"",
+            "risk = \"extreme\"",
+            "r.toml:5: `risk`: must be `low`, `medium` or `high`, got `extreme`",
+        ),
+        (
+            "name = \"restart-service\"",
+            "name = \"Restart Service\"",
+            "r.toml:2: `name`: must be kebab-case",
+        ),
+        (
+            "program = \"/usr/bin/supervisorctl\"",
+            "program = \"/usr/bin/python3.11\"",
+            "r.toml:11: `capabilities.exec[0].program`: `/usr/bin/python3.11` can run arbitrary code",
+        ),
+        (
+            "url = \"http://127.0.0.1:*/health\"",
+            "url = \"http://0x7f000001/\"",
+            "looks like an IP address in an unusual spelling",
+        ),
+        (
+            "url = \"http://127.0.0.1:*/health\"",
+            "url = \"http://127.0.0.1:99999/\"",
+            "port `99999` is not a number",
+        ),
+        (
+            "method = \"GET\"",
+            "method = \"CONNECT\"",
+            "method `CONNECT` goes with a `tcp://` URL",
+        ),
+        (
+            "access = \"read\"",
+            "access = \"write\"",
+            "`capabilities.fs[0].access`: `write` is not `read` or `read-write`",
+        ),
+        (
+            "memory = \"64MiB\"",
+            "memory = \"64 potatoes\"",
+            "`limits.memory`: `64 potatoes` is not a size",
+        ),
+        (
+            "timeout = \"30s\"",
+            "timeout = \"2h\"",
+            "`limits.timeout`: must be more than 0 and at most 1h",
+        ),
+        (
+            "component = \"restart_service.wasm\"",
+            "component = \"../../bin/x.wasm\"",
+            "`component`: must be a relative `.wasm` path",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let error = parse(&VALID.replace(from, to)).unwrap_err();
+        assert!(
+            error.contains(expected),
+            "`{to}`: expected `{expected}` in `{error}`"
+        );
+    }
+}
+
+#[test]
+fn url_patterns_match_scheme_host_port_and_path() {
+    let target = |scheme, host: &str, port, path: &str| Target {
+        scheme,
+        host: host
+            .parse()
+            .map(HostValue::Ip)
+            .unwrap_or_else(|_| HostValue::Domain(host.to_string())),
+        port,
+        path: path.to_string(),
+    };
+    let pattern = UrlPattern::parse("https://*.example.com/api/*/status").unwrap();
+    assert!(pattern.matches(&target(
+        Scheme::Https,
+        "a.example.com",
+        443,
+        "/api/v1/status"
+    )));
+    assert!(
+        !pattern.matches(&target(Scheme::Https, "example.com", 443, "/api/v1/status")),
+        "the bare suffix is not a subdomain"
+    );
+    assert!(
+        !pattern.matches(&target(
+            Scheme::Https,
+            "a.example.com",
+            443,
+            "/api/v1/x/status"
+        )),
+        "`*` is one segment"
+    );
+    assert!(!pattern.matches(&target(
+        Scheme::Http,
+        "a.example.com",
+        443,
+        "/api/v1/status"
+    )));
+    assert!(!pattern.matches(&target(
+        Scheme::Https,
+        "a.example.com",
+        8443,
+        "/api/v1/status"
+    )));
+    assert!(!pattern.matches(&target(
+        Scheme::Https,
+        "evilexample.com",
+        443,
+        "/api/v1/status"
+    )));
+    let any = UrlPattern::parse("http://[::1]:*/**").unwrap();
+    assert!(any.matches(&target(Scheme::Http, "::1", 9000, "/x/y")));
+    assert!(any.is_catch_all_path());
+}
+
+#[test]
+fn arg_patterns_are_anchored_whatever_the_author_wrote() {
+    let pattern = ArgPattern::parse("[a-z]+").unwrap();
+    assert!(pattern.matches("web"));
+    assert!(!pattern.matches("web; rm -rf /"));
+    assert!(!pattern.matches("-rf web"));
+    assert_eq!(
+        ArgPattern::parse("restart").unwrap().literal().as_deref(),
+        Some("restart")
+    );
+    assert_eq!(ArgPattern::parse("[a-z]+").unwrap().literal(), None);
+}
+
+fn ceilings(text: &str) -> Ceilings {
+    parse_config(text, Path::new("medic.toml"), Some("/tmp/d".into()))
+        .unwrap()
+        .ceilings
+}
+
+#[test]
+fn ceilings_bound_each_kind_of_grant() {
+    let manifest = parse(VALID).unwrap();
+    let full = r#"
+[ceilings.medium]
+exec = [{ program = "/usr/bin/supervisorctl", args = ["restart|stop", "[a-z0-9_-]+"] }]
+http = [{ method = "GET", url = "http://127.0.0.1:*/**" }]
+fs = [{ path = "/var/log", access = "read-write" }]
+max_limits = { timeout = "60s", memory = "128MiB" }
+"#;
+    check_within_ceiling(&manifest, &ceilings(full)).unwrap();
+    let cases = [
+        (
+            "program = \"/usr/bin/supervisorctl\"",
+            "program = \"/usr/bin/systemctl\"",
+            "`capabilities.exec[0]`: exec `/usr/bin/supervisorctl` with 2 arguments is beyond",
+        ),
+        (
+            "url = \"http://127.0.0.1:*/**\"",
+            "url = \"http://127.0.0.1:*/status\"",
+            "`capabilities.http[0]`: http `GET http://127.0.0.1:*/health` is beyond",
+        ),
+        (
+            "path = \"/var/log\", access = \"read-write\"",
+            "path = \"/var/log/other\", access = \"read-write\"",
+            "`capabilities.fs[0]`: fs `/var/log/app` (read) is beyond",
+        ),
+        (
+            "memory = \"128MiB\"",
+            "memory = \"32MiB\"",
+            "`limits`: memory 67108864 bytes is beyond",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let error = check_within_ceiling(&manifest, &ceilings(&full.replace(from, to)))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(expected),
+            "expected `{expected}` in `{error}`"
+        );
+        assert!(
+            error.contains("the operator's `medium` ceiling (medic.toml)"),
+            "{error}"
+        );
+    }
+    let error = check_within_ceiling(&manifest, &ceilings(""))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("beyond the operator's `medium` ceiling"),
+        "a missing ceiling grants nothing: {error}"
+    );
+}
+
+#[test]
+fn embedded_default_config_parses_and_covers_the_bundled_remediations() {
+    let config = crate::config::load_config(None, Some("/tmp/d".into())).unwrap();
+    for manifest in crate::catalog::bundled_manifests().unwrap() {
+        check_within_ceiling(&manifest, &config.ceilings).unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn manifest_parser_never_panics_on_any_text(text in "\\PC{0,400}") {
+        let _ = parse_manifest(&text, Path::new("fuzz.toml"));
+    }
+
+    #[test]
+    fn manifest_parser_never_panics_on_mutated_manifests(position in 0usize..VALID.len(), insert in "\\PC{0,12}", cut in 0usize..40) {
+        let mut text = VALID.to_string();
+        let at = (0..=position).rev().find(|index| text.is_char_boundary(*index)).unwrap_or(0);
+        let end = (at + cut).min(text.len());
+        let end = (end..=text.len()).find(|index| text.is_char_boundary(*index)).unwrap_or(text.len());
+        text.replace_range(at..end, &insert);
+        let _ = parse_manifest(&text, Path::new("fuzz.toml"));
+    }
+
+    #[test]
+    fn url_pattern_parser_never_panics(text in "\\PC{0,80}") {
+        let _ = UrlPattern::parse(&text);
+    }
+
+    #[test]
+    fn arg_patterns_never_match_a_leading_option_unless_written(arg in "-[a-z-]{1,10}") {
+        let pattern = ArgPattern::parse("^[a-z][a-z0-9_-]{0,63}$").unwrap();
+        prop_assert!(!pattern.matches(&arg));
+    }
+}
