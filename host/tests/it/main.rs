@@ -14,6 +14,7 @@ mod http;
 mod limits;
 mod manifest;
 mod remediations;
+mod tidy;
 
 use medic_tests::{Medic, RunResult};
 
