@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::diagnosis::DEFAULT_LLM_THRESHOLD;
+use crate::diagnosis::llm::{DEFAULT_TIMEOUT as LLM_TIMEOUT, LlmConfig};
 use crate::manifest::grant::{self, SourceText};
 use crate::manifest::limits::{self, Limits};
 use crate::manifest::schema_for_config::{RawCapabilities, RawExec, RawFs, RawHttp, RawLimits};
@@ -35,6 +37,21 @@ pub struct Config {
     pub require_pins: bool,
     /// The file read, or [`EMBEDDED_NAME`].
     pub source: PathBuf,
+    /// Pattern folder, advisor and threshold.
+    pub diagnosis: DiagnosisConfig,
+    /// What `medic context` collects.
+    pub context: crate::context::ContextConfig,
+}
+
+/// `[diagnosis]`.
+#[derive(Debug, Clone)]
+pub struct DiagnosisConfig {
+    /// Extra pattern files (`*.toml`), added to the built-in library.
+    pub patterns_dir: Option<PathBuf>,
+    /// Below this confidence a diagnosis is low and the advisor is asked.
+    pub llm_threshold: f64,
+    /// The advisor, when configured.
+    pub llm: Option<LlmConfig>,
 }
 
 /// Why the configuration could not be loaded.
@@ -74,6 +91,27 @@ struct RawConfig {
     pins: BTreeMap<String, String>,
     #[serde(default)]
     ceilings: RawCeilings,
+    #[serde(default)]
+    diagnosis: RawDiagnosis,
+    #[serde(default)]
+    context: crate::context::RawContext,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDiagnosis {
+    patterns_dir: Option<PathBuf>,
+    llm_threshold: Option<f64>,
+    llm: Option<RawLlm>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLlm {
+    endpoint: String,
+    model: String,
+    api_key_env: Option<String>,
+    timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -169,6 +207,62 @@ pub fn parse_config(
             .into());
         }
     }
+    let invalid = |field: &str, message: String| -> ConfigError {
+        ManifestError::Invalid {
+            origin: crate::manifest::Origin {
+                file: source.to_path_buf(),
+                field: field.to_string(),
+                line: None,
+            },
+            message,
+        }
+        .into()
+    };
+    let llm_threshold = raw.diagnosis.llm_threshold.unwrap_or(DEFAULT_LLM_THRESHOLD);
+    if !(0.0..=1.0).contains(&llm_threshold) {
+        return Err(invalid(
+            "diagnosis.llm_threshold",
+            format!("must be between 0 and 1, got {llm_threshold}"),
+        ));
+    }
+    let llm = match raw.diagnosis.llm {
+        None => None,
+        Some(llm) => {
+            let parsed = url::Url::parse(&llm.endpoint).map_err(|error| {
+                invalid(
+                    "diagnosis.llm.endpoint",
+                    format!("`{}` is not a URL: {error}", llm.endpoint),
+                )
+            })?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(invalid(
+                    "diagnosis.llm.endpoint",
+                    format!("`{}` must be http or https", llm.endpoint),
+                ));
+            }
+            let timeout = match llm.timeout {
+                Some(text) => humantime::parse_duration(&text).map_err(|error| {
+                    invalid(
+                        "diagnosis.llm.timeout",
+                        format!("`{text}` is not a duration: {error}"),
+                    )
+                })?,
+                None => LLM_TIMEOUT,
+            };
+            Some(LlmConfig {
+                endpoint: llm.endpoint,
+                model: llm.model,
+                api_key_env: llm.api_key_env,
+                timeout,
+            })
+        }
+    };
+    let diagnosis = DiagnosisConfig {
+        patterns_dir: raw.diagnosis.patterns_dir,
+        llm_threshold,
+        llm,
+    };
+    let context = crate::context::parse_context(raw.context, source)?;
     let data_dir = match data_dir.or(raw.data_dir) {
         Some(dir) => dir,
         None => dirs::data_dir()
@@ -181,6 +275,8 @@ pub fn parse_config(
         pins: raw.pins,
         require_pins: raw.require_pins,
         source: source.to_path_buf(),
+        diagnosis,
+        context,
     })
 }
 

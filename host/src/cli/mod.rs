@@ -2,9 +2,12 @@
 //! command parses its arguments, calls one library function and renders the result.
 
 mod audit;
+mod context;
+mod diagnose;
 mod exit;
 mod manifest;
 mod output;
+mod patterns;
 mod remediations;
 mod run;
 
@@ -24,6 +27,8 @@ Exit codes:
   4  denied: the sandbox refused a host call the remediation needed
 
 Examples:
+  medic diagnose --log build.log
+  medic diagnose --alert alert.json --context --json
   medic remediations list
   medic manifest explain restart-service
   medic run free-disk-space --incident incident.json --dry-run
@@ -56,6 +61,13 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Name the root cause of a failure from its log, an alert and the host's context.
+    Diagnose(diagnose::Args),
+    /// Show this host's resources, probes, logs and connectivity.
+    Context(context::Args),
+    /// List the known-error patterns, or test which fire on a file.
+    #[command(subcommand)]
+    Patterns(patterns::Command),
     /// Run a remediation against an incident, in the sandbox.
     Run(run::Args),
     /// Check or explain a remediation manifest.
@@ -75,6 +87,9 @@ pub(crate) fn main() -> i32 {
     init_tracing(cli.verbose, cli.quiet);
     let mut out = Output::stdout();
     let result = match cli.command {
+        Command::Diagnose(args) => diagnose::run(args, &cli.config, cli.data_dir, &mut out),
+        Command::Context(args) => context::run(args, &cli.config, cli.data_dir, &mut out),
+        Command::Patterns(command) => patterns::run(command, &cli.config, cli.data_dir, &mut out),
         Command::Run(args) => run::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Manifest(command) => manifest::run(command, &cli.config, cli.data_dir, &mut out),
         Command::Audit(command) => audit::run(command, &cli.config, cli.data_dir, &mut out),

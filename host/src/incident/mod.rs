@@ -2,6 +2,8 @@
 //! type and the reader of its JSON form (`medic run --incident FILE`); intake parsers for
 //! alerts and webhooks produce the same type.
 
+pub mod alertmanager;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

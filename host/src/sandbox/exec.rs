@@ -174,7 +174,7 @@ impl Drop for GroupGuard {
     }
 }
 
-async fn spawn_and_wait(
+pub(crate) async fn spawn_and_wait(
     program: &str,
     args: &[String],
     env: &[(String, String)],

@@ -1,0 +1,166 @@
+//! `medic diagnose [--log FILE|-] [--alert FILE] [--context] [--json]`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use medic::diagnosis::{self, Diagnosis, Signal};
+
+use super::exit::Exit;
+use super::output::Output;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The failure's log; `-` reads standard input. Streamed: any size works.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) log: Option<PathBuf>,
+    /// An Alertmanager webhook payload (JSON): its alerts' types and text are evidence.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) alert: Option<PathBuf>,
+    /// Also collect this host's context (resources, probes, logs, connectivity from medic.toml).
+    #[arg(long)]
+    pub(crate) context: bool,
+    /// Print the diagnosis as one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+pub(crate) fn run(
+    args: Args,
+    config_path: &Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    out: &mut Output,
+) -> anyhow::Result<Exit> {
+    if args.log.is_none() && args.alert.is_none() && !args.context {
+        anyhow::bail!(
+            "nothing to diagnose: pass --log FILE (or - for stdin), --alert FILE, or --context"
+        );
+    }
+    let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
+    let library = diagnosis::load_library(config.diagnosis.patterns_dir.as_deref())?;
+    let mut signals: Vec<Signal> = Vec::new();
+    let mut alert_text = String::new();
+    if let Some(path) = &args.alert {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read alert `{}`", path.display()))?;
+        for incident in medic::incident::alertmanager::parse_alertmanager(&text, path)? {
+            if let Some(cause) = diagnosis::cause_for_issue_type(&incident.issue_type) {
+                signals.push(Signal {
+                    root_cause: cause,
+                    weight: 3.0,
+                    description: format!(
+                        "alert `{}` on {} ({})",
+                        incident
+                            .labels
+                            .get("alertname")
+                            .map_or("unknown", String::as_str),
+                        incident.resource.id,
+                        incident.issue_type
+                    ),
+                    services: incident
+                        .labels
+                        .get("service")
+                        .or(incident.labels.get("job"))
+                        .cloned()
+                        .into_iter()
+                        .collect(),
+                });
+            }
+            alert_text.push_str(incident.log.as_deref().unwrap_or_default());
+            alert_text.push('\n');
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    if args.context {
+        let context = runtime.block_on(medic::context::collect_context(&config.context));
+        signals.extend(medic::context::signals(&context));
+    }
+    let log: Box<dyn Read> = match &args.log {
+        Some(path) if path == Path::new("-") => Box::new(std::io::stdin().lock()),
+        Some(path) => Box::new(
+            std::fs::File::open(path)
+                .with_context(|| format!("cannot open log `{}`", path.display()))?,
+        ),
+        None => Box::new(std::io::empty()),
+    };
+    let input = log.chain(std::io::Cursor::new(alert_text.into_bytes()));
+    let threshold = config.diagnosis.llm_threshold;
+    let (mut diagnosis, tail) = diagnosis::diagnose_input(&library, input, &signals, threshold)
+        .context("reading the log")?;
+    if diagnosis.low_confidence {
+        diagnosis = match &config.diagnosis.llm {
+            Some(llm) => {
+                let prompt = diagnosis::llm::build_prompt(&diagnosis, &tail);
+                let key = llm.api_key_env.as_deref().and_then(medic::config::host_env);
+                match runtime.block_on(diagnosis::llm::ask(llm, key.as_deref(), &prompt)) {
+                    Ok(advice) => diagnosis::llm::merge(diagnosis, advice, threshold),
+                    Err(error) => {
+                        diagnosis
+                            .signals
+                            .push(format!("LLM advisor gave no answer: {error}"));
+                        diagnosis
+                    }
+                }
+            }
+            None => {
+                diagnosis.signals.push("confidence is low and no LLM advisor is configured ([diagnosis.llm] in medic.toml)".to_string());
+                diagnosis
+            }
+        };
+    }
+    if args.json {
+        out.json(&diagnosis)?;
+    } else {
+        render(&diagnosis, out)?;
+    }
+    Ok(Exit::Success)
+}
+
+fn render(diagnosis: &Diagnosis, out: &mut Output) -> anyhow::Result<()> {
+    out.line(format!(
+        "root cause: {} (confidence {:.2}{}, severity {:?})",
+        diagnosis.root_cause.as_str(),
+        diagnosis.confidence,
+        if diagnosis.low_confidence {
+            ", LOW"
+        } else {
+            ""
+        },
+        diagnosis.severity
+    ))?;
+    out.line(format!("summary: {}", diagnosis.summary))?;
+    if !diagnosis.evidence.is_empty() {
+        out.line("evidence:")?;
+        for evidence in &diagnosis.evidence {
+            out.line(format!(
+                "  line {:<6} [{}] {}",
+                evidence.line, evidence.pattern_id, evidence.text
+            ))?;
+        }
+    }
+    if !diagnosis.services.is_empty() {
+        out.line(format!("services: {}", diagnosis.services.join(", ")))?;
+    }
+    if !diagnosis.recommended_actions.is_empty() {
+        out.line("recommended actions:")?;
+        for (index, action) in diagnosis.recommended_actions.iter().enumerate() {
+            out.line(format!("  {}. {action}", index + 1))?;
+        }
+    }
+    if !diagnosis.alternatives.is_empty() {
+        let alternatives: Vec<String> = diagnosis
+            .alternatives
+            .iter()
+            .map(|alt| format!("{} {:.2}", alt.root_cause.as_str(), alt.confidence))
+            .collect();
+        out.line(format!("alternatives: {}", alternatives.join(", ")))?;
+    }
+    for signal in &diagnosis.signals {
+        out.line(format!("signal: {signal}"))?;
+    }
+    out.line(format!("({} lines read)", diagnosis.lines))?;
+    Ok(())
+}

@@ -1,0 +1,319 @@
+//! The pattern library: TOML files compiled into the binary (`host/patterns/`), plus any
+//! in the operator's folder (`[diagnosis] patterns_dir` in medic.toml). A bad file fails
+//! loading with the file, the pattern id and the regex error named.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use serde::Deserialize;
+use thiserror::Error;
+
+use super::{RootCause, Severity};
+
+/// The built-in pattern files.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("build.toml", include_str!("../../patterns/build.toml")),
+    (
+        "configuration.toml",
+        include_str!("../../patterns/configuration.toml"),
+    ),
+    (
+        "credentials.toml",
+        include_str!("../../patterns/credentials.toml"),
+    ),
+    ("network.toml", include_str!("../../patterns/network.toml")),
+    (
+        "packages.toml",
+        include_str!("../../patterns/packages.toml"),
+    ),
+    (
+        "resources.toml",
+        include_str!("../../patterns/resources.toml"),
+    ),
+    (
+        "services.toml",
+        include_str!("../../patterns/services.toml"),
+    ),
+    ("state.toml", include_str!("../../patterns/state.toml")),
+    ("storage.toml", include_str!("../../patterns/storage.toml")),
+    ("tests.toml", include_str!("../../patterns/tests.toml")),
+    (
+        "timeouts.toml",
+        include_str!("../../patterns/timeouts.toml"),
+    ),
+    ("unknown.toml", include_str!("../../patterns/unknown.toml")),
+    (
+        "virtualization.toml",
+        include_str!("../../patterns/virtualization.toml"),
+    ),
+];
+
+/// Longest regex source accepted.
+const MAX_REGEX_LEN: usize = 4096;
+/// Compiled size cap for one pattern and for the set.
+const REGEX_SIZE_LIMIT: usize = 8 << 20;
+const SET_SIZE_LIMIT: usize = 256 << 20;
+
+/// One known error.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    /// Stable id, e.g. `storage.enospc`.
+    pub id: String,
+    /// The regex as written.
+    pub regex: String,
+    /// The cause it points to.
+    pub root_cause: RootCause,
+    /// How bad it is.
+    pub severity: Severity,
+    /// What it means.
+    pub description: String,
+    /// Services it implicates.
+    pub services: Vec<String>,
+    /// A recovery step for a human.
+    pub hint: String,
+    /// How much a match counts.
+    pub weight: f64,
+    /// The file it came from.
+    pub file: String,
+}
+
+/// Every pattern, compiled once into a set for one-pass matching.
+#[derive(Debug, Clone)]
+pub struct PatternLibrary {
+    /// The patterns, in set order.
+    pub patterns: Vec<Pattern>,
+    pub(crate) set: RegexSet,
+    /// Any pattern, multi-line: finds candidate lines fast in a whole block.
+    pub(crate) any: Regex,
+}
+
+/// Why the library could not be loaded.
+#[derive(Debug, Error)]
+pub enum PatternError {
+    /// A file could not be read.
+    #[error("cannot read pattern file `{path}`: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or has unknown or missing keys.
+    #[error("pattern file `{file}`: {message}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// toml's message with the line.
+        message: String,
+    },
+    /// A regex does not compile.
+    #[error("pattern file `{file}`: pattern `{id}`: regex does not compile: {message}")]
+    Regex {
+        /// The file.
+        file: String,
+        /// The pattern.
+        id: String,
+        /// The regex error.
+        message: String,
+    },
+    /// A field is invalid.
+    #[error("pattern file `{file}`: pattern `{id}`: `{field}` {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// The pattern.
+        id: String,
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The whole set is too large to compile.
+    #[error("the pattern set does not compile: {0}")]
+    Set(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PatternFile {
+    #[serde(default)]
+    pattern: Vec<RawPattern>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPattern {
+    id: String,
+    regex: String,
+    root_cause: String,
+    severity: String,
+    description: String,
+    #[serde(default)]
+    services: Vec<String>,
+    hint: String,
+    weight: f64,
+}
+
+/// Parse one pattern file's text; `file` names it in errors.
+pub fn parse_pattern_file(text: &str, file: &str) -> Result<Vec<Pattern>, PatternError> {
+    let parsed: PatternFile = toml::from_str(text).map_err(|error| PatternError::Syntax {
+        file: file.to_string(),
+        message: error.to_string().trim_end().to_string(),
+    })?;
+    parsed
+        .pattern
+        .into_iter()
+        .map(|raw| check_pattern(raw, file))
+        .collect()
+}
+
+fn check_pattern(raw: RawPattern, file: &str) -> Result<Pattern, PatternError> {
+    let invalid = |field, message: String| PatternError::Invalid {
+        file: file.to_string(),
+        id: raw.id.clone(),
+        field,
+        message,
+    };
+    if raw.id.is_empty()
+        || raw.id.len() > 80
+        || !raw
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err(invalid(
+            "id",
+            format!(
+                "must be 1 to 80 of a-z, 0-9, `.`, `_`, `-`, got `{}`",
+                raw.id
+            ),
+        ));
+    }
+    let root_cause = RootCause::parse(&raw.root_cause).ok_or_else(|| {
+        invalid(
+            "root_cause",
+            format!("`{}` is not in the taxonomy", raw.root_cause),
+        )
+    })?;
+    let severity = match raw.severity.as_str() {
+        "low" => Severity::Low,
+        "medium" => Severity::Medium,
+        "high" => Severity::High,
+        "critical" => Severity::Critical,
+        other => {
+            return Err(invalid(
+                "severity",
+                format!("`{other}` is not low, medium, high or critical"),
+            ));
+        }
+    };
+    if !(raw.weight.is_finite() && raw.weight > 0.0 && raw.weight <= 10.0) {
+        return Err(invalid(
+            "weight",
+            format!("must be more than 0 and at most 10, got {}", raw.weight),
+        ));
+    }
+    if raw.regex.len() > MAX_REGEX_LEN {
+        return Err(invalid(
+            "regex",
+            format!("is longer than {MAX_REGEX_LEN} bytes"),
+        ));
+    }
+    compile_one(&raw.regex).map_err(|message| PatternError::Regex {
+        file: file.to_string(),
+        id: raw.id.clone(),
+        message,
+    })?;
+    Ok(Pattern {
+        id: raw.id,
+        regex: raw.regex,
+        root_cause,
+        severity,
+        description: raw.description,
+        services: raw.services,
+        hint: raw.hint,
+        weight: raw.weight,
+        file: file.to_string(),
+    })
+}
+
+fn compile_one(regex: &str) -> Result<Regex, String> {
+    let compiled = RegexBuilder::new(regex)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|error| error.to_string())?;
+    if compiled.is_match(b"") {
+        return Err("it matches the empty string, so it would match every line".to_string());
+    }
+    Ok(compiled)
+}
+
+impl PatternLibrary {
+    /// Compile `patterns` into a library; ids must be unique.
+    pub fn new(patterns: Vec<Pattern>) -> Result<Self, PatternError> {
+        let mut seen = BTreeSet::new();
+        for pattern in &patterns {
+            if !seen.insert(pattern.id.as_str()) {
+                return Err(PatternError::Invalid {
+                    file: pattern.file.clone(),
+                    id: pattern.id.clone(),
+                    field: "id",
+                    message: "is defined twice".to_string(),
+                });
+            }
+        }
+        let sources: Vec<String> = patterns
+            .iter()
+            .map(|pattern| format!("(?m){}", pattern.regex))
+            .collect();
+        let set = RegexSetBuilder::new(&sources)
+            .size_limit(SET_SIZE_LIMIT)
+            .dfa_size_limit(SET_SIZE_LIMIT)
+            .build()
+            .map_err(|error| PatternError::Set(error.to_string()))?;
+        let any_source: Vec<String> = patterns
+            .iter()
+            .map(|pattern| format!("(?:{})", pattern.regex))
+            .collect();
+        let any = RegexBuilder::new(&format!("(?m){}", any_source.join("|")))
+            .size_limit(SET_SIZE_LIMIT)
+            .dfa_size_limit(SET_SIZE_LIMIT)
+            .build()
+            .map_err(|error| PatternError::Set(error.to_string()))?;
+        Ok(PatternLibrary { patterns, set, any })
+    }
+
+    /// The built-in patterns only.
+    pub fn builtin() -> Result<Self, PatternError> {
+        load_library(None)
+    }
+}
+
+/// The built-in patterns plus every `*.toml` in `user_dir`, in file-name order.
+pub fn load_library(user_dir: Option<&Path>) -> Result<PatternLibrary, PatternError> {
+    let mut patterns = Vec::new();
+    for (file, text) in BUILTIN {
+        patterns.extend(parse_pattern_file(text, &format!("<builtin>/{file}"))?);
+    }
+    if let Some(dir) = user_dir {
+        let entries = std::fs::read_dir(dir).map_err(|source| PatternError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+            .collect();
+        files.sort();
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(|source| PatternError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            patterns.extend(parse_pattern_file(&text, &path.display().to_string())?);
+        }
+    }
+    PatternLibrary::new(patterns)
+}

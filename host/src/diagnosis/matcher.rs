@@ -1,0 +1,355 @@
+//! One pass over a log for all patterns, in bounded memory.
+//!
+//! The input is read in blocks; each block is cleaned (ANSI escape sequences removed,
+//! `\r\n` made `\n`, and for a line redrawn with lone `\r`s only its last state kept, as a
+//! terminal shows it). One regex holding every pattern finds candidate lines across the
+//! whole block, so lines that match nothing cost one automaton pass; each candidate line
+//! is then confirmed against the pattern set to learn which patterns fired. Invalid UTF-8
+//! is matched as bytes and shown lossily. Memory is bounded by the block size plus a few
+//! kept lines per pattern, whatever the log's size; a line longer than [`MAX_LINE`] is
+//! split.
+
+use std::collections::VecDeque;
+use std::io::Read;
+
+use super::known_errors::PatternLibrary;
+
+/// Bytes read per block.
+const BLOCK: usize = 1 << 20;
+/// Longest line considered whole; longer ones are split.
+pub const MAX_LINE: usize = 256 << 10;
+/// Characters kept of an evidence line.
+pub const MAX_TEXT: usize = 400;
+/// Most recent hits kept per pattern.
+const RECENT: usize = 3;
+/// Last lines of the input kept (for the LLM advisor's prompt).
+pub const TAIL_LINES: usize = 40;
+
+/// One matching line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// 1-based line number.
+    pub line: u64,
+    /// The cleaned line, cut at [`MAX_TEXT`] characters.
+    pub text: String,
+}
+
+/// What one pattern matched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PatternHits {
+    /// Matching lines.
+    pub count: u64,
+    /// The first.
+    pub first: Option<Hit>,
+    /// The last few, oldest first.
+    pub recent: VecDeque<Hit>,
+}
+
+impl PatternHits {
+    /// The last matching line.
+    pub fn last(&self) -> Option<&Hit> {
+        self.recent.back()
+    }
+}
+
+/// Options for a scan.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScanLimits {
+    /// Also keep every hit, up to this many (for `medic patterns test`).
+    pub keep_all: Option<usize>,
+}
+
+/// The result of a scan.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Lines read.
+    pub lines: u64,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Per pattern, in library order.
+    pub hits: Vec<PatternHits>,
+    /// Every hit as (pattern index, hit), when asked for.
+    pub all: Vec<(usize, Hit)>,
+    /// The last [`TAIL_LINES`] lines, cleaned.
+    pub tail: VecDeque<String>,
+}
+
+/// Scan `input` with every pattern of `library`.
+pub fn scan(
+    library: &PatternLibrary,
+    mut input: impl Read,
+    limits: ScanLimits,
+) -> std::io::Result<Scan> {
+    let mut scan = Scan {
+        hits: vec![PatternHits::default(); library.patterns.len()],
+        ..Scan::default()
+    };
+    let mut buffer: Vec<u8> = Vec::with_capacity(BLOCK + MAX_LINE);
+    let mut cleaned: Vec<u8> = Vec::with_capacity(BLOCK + MAX_LINE);
+    let mut chunk = vec![0u8; BLOCK];
+    let mut at_eof = false;
+    while !at_eof {
+        let read = read_full(&mut input, &mut chunk)?;
+        at_eof = read == 0;
+        scan.bytes += read as u64;
+        buffer.extend_from_slice(&chunk[..read]);
+        // Process every complete line; keep a partial last line for the next block, unless
+        // it is already too long or the input ended.
+        let end = match memchr::memrchr(b'\n', &buffer) {
+            _ if at_eof => buffer.len(),
+            Some(newline) => newline + 1,
+            None if buffer.len() >= MAX_LINE => buffer.len(),
+            None => continue,
+        };
+        if end == 0 {
+            continue;
+        }
+        let region = clean(&buffer[..end], &mut cleaned);
+        match_region(library, region, &mut scan, limits);
+        buffer.drain(..end);
+    }
+    Ok(scan)
+}
+
+fn read_full(input: &mut impl Read, chunk: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < chunk.len() {
+        match input.read(&mut chunk[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
+/// Match one cleaned region of whole lines, updating line counts and hits.
+fn match_region(library: &PatternLibrary, region: &[u8], scan: &mut Scan, limits: ScanLimits) {
+    let base_line = scan.lines;
+    let mut counted_to = 0;
+    let mut line_number = base_line;
+    let mut position = 0;
+    while position < region.len() {
+        let Some(found) = library.any.find_at(region, position) else {
+            break;
+        };
+        let line_start =
+            memchr::memrchr(b'\n', &region[..found.start()]).map_or(0, |index| index + 1);
+        let line_start = line_start.max(position);
+        let line_end = memchr::memchr(b'\n', &region[found.start()..])
+            .map_or(region.len(), |index| found.start() + index);
+        line_number += memchr::memchr_iter(b'\n', &region[counted_to..line_start]).count() as u64;
+        counted_to = line_start;
+        let line = &region[line_start..line_end];
+        let matched = library.set.matches(line);
+        if matched.matched_any() {
+            let hit = Hit {
+                line: line_number + 1,
+                text: shown(line),
+            };
+            for index in matched.iter() {
+                record(&mut scan.hits[index], &hit);
+                if let Some(max) = limits.keep_all
+                    && scan.all.len() < max
+                {
+                    scan.all.push((index, hit.clone()));
+                }
+            }
+        }
+        position = line_end + 1;
+    }
+    keep_tail(region, &mut scan.tail);
+    let newlines = memchr::memchr_iter(b'\n', region).count() as u64;
+    let unterminated = u64::from(!region.is_empty() && !region.ends_with(b"\n"));
+    scan.lines = base_line + newlines + unterminated;
+}
+
+/// Append the last lines of `region` to `tail`, keeping [`TAIL_LINES`].
+fn keep_tail(region: &[u8], tail: &mut VecDeque<String>) {
+    let body = region.strip_suffix(b"\n").unwrap_or(region);
+    if body.is_empty() {
+        return;
+    }
+    let start = memchr::memrchr_iter(b'\n', body)
+        .nth(TAIL_LINES - 1)
+        .map_or(0, |newline| newline + 1);
+    for line in body[start..].split(|byte| *byte == b'\n') {
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(shown(line));
+    }
+}
+
+fn record(hits: &mut PatternHits, hit: &Hit) {
+    hits.count += 1;
+    if hits.first.is_none() {
+        hits.first = Some(hit.clone());
+    }
+    if hits.recent.len() == RECENT {
+        hits.recent.pop_front();
+    }
+    hits.recent.push_back(hit.clone());
+}
+
+fn shown(line: &[u8]) -> String {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim();
+    match text.char_indices().nth(MAX_TEXT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+/// Remove ANSI escapes and carriage returns from `raw`; borrows it untouched when it has
+/// neither.
+fn clean<'a>(raw: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
+    if memchr::memchr2(0x1b, b'\r', raw).is_none() {
+        return raw;
+    }
+    out.clear();
+    let mut line_start = 0;
+    let mut index = 0;
+    while index < raw.len() {
+        let byte = raw[index];
+        match byte {
+            0x1b => index = skip_escape(raw, index),
+            b'\r' if raw.get(index + 1) == Some(&b'\n') => index += 1,
+            b'\r' => {
+                // A redraw: keep what follows, unless nothing visible follows on this line.
+                let rest_end = memchr::memchr(b'\n', &raw[index + 1..])
+                    .map_or(raw.len(), |offset| index + 1 + offset);
+                let rest = &raw[index + 1..rest_end];
+                if rest
+                    .iter()
+                    .any(|byte| !byte.is_ascii_whitespace() && *byte != 0x1b && *byte != b'\r')
+                {
+                    out.truncate(line_start);
+                }
+                index += 1;
+            }
+            b'\n' => {
+                out.push(b'\n');
+                line_start = out.len();
+                index += 1;
+            }
+            _ => {
+                out.push(byte);
+                index += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The index just past the escape sequence starting at `start` (CSI, OSC or two-byte).
+fn skip_escape(raw: &[u8], start: usize) -> usize {
+    match raw.get(start + 1) {
+        Some(b'[') => {
+            let mut index = start + 2;
+            while index < raw.len() && !(0x40..=0x7e).contains(&raw[index]) && raw[index] != b'\n' {
+                index += 1;
+            }
+            (index + 1).min(raw.len())
+        }
+        Some(b']') => {
+            let mut index = start + 2;
+            while index < raw.len()
+                && raw[index] != 0x07
+                && raw[index] != b'\n'
+                && !(raw[index] == 0x1b && raw.get(index + 1) == Some(&b'\\'))
+            {
+                index += 1;
+            }
+            match raw.get(index) {
+                Some(0x07) => index + 1,
+                Some(0x1b) => index + 2,
+                _ => index,
+            }
+        }
+        Some(_) => start + 2,
+        None => start + 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn library() -> PatternLibrary {
+        PatternLibrary::builtin().unwrap()
+    }
+
+    fn ids(library: &PatternLibrary, text: &[u8]) -> Vec<(String, u64)> {
+        let scan = scan(
+            library,
+            text,
+            ScanLimits {
+                keep_all: Some(100),
+            },
+        )
+        .unwrap();
+        scan.all
+            .iter()
+            .map(|(index, hit)| (library.patterns[*index].id.clone(), hit.line))
+            .collect()
+    }
+
+    #[test]
+    fn matches_through_ansi_crlf_and_redraws() {
+        let library = library();
+        let text = b"ok\r\n\x1b[31mcp: error writing 'x': No space left on device\x1b[0m\r\nprogress 10%\rprogress 100%\rcurl: (6) Could not resolve host: example.invalid\n";
+        let found = ids(&library, text);
+        assert!(
+            found.contains(&("storage.enospc".to_string(), 2)),
+            "{found:?}"
+        );
+        assert!(found.contains(&("network.dns".to_string(), 3)), "{found:?}");
+        let scanned = scan(&library, &text[..], ScanLimits::default()).unwrap();
+        assert_eq!(scanned.lines, 3);
+        let hit = scanned.hits[library
+            .patterns
+            .iter()
+            .position(|p| p.id == "network.dns")
+            .unwrap()]
+        .last()
+        .cloned()
+        .unwrap();
+        assert_eq!(
+            hit.text, "curl: (6) Could not resolve host: example.invalid",
+            "the redrawn line shows its last state"
+        );
+    }
+
+    #[test]
+    fn counts_lines_across_blocks_and_without_a_final_newline() {
+        let library = library();
+        let mut text = Vec::new();
+        for index in 0..300_000 {
+            text.extend_from_slice(format!("line {index} is fine\n").as_bytes());
+        }
+        text.extend_from_slice(b"fatal: unable to access: Connection refused");
+        let scanned = scan(&library, &text[..], ScanLimits { keep_all: Some(10) }).unwrap();
+        assert_eq!(scanned.lines, 300_001);
+        assert_eq!(
+            scanned.all.iter().map(|(_, hit)| hit.line).max(),
+            Some(300_001)
+        );
+    }
+
+    #[test]
+    fn invalid_utf8_and_huge_lines_are_tolerated() {
+        let library = library();
+        let mut text = vec![0xff, 0xfe, b'\n'];
+        text.extend(std::iter::repeat_n(b'a', 3 * MAX_LINE));
+        text.extend_from_slice(b"\nsegmentation fault \xff\n");
+        let scanned = scan(&library, &text[..], ScanLimits { keep_all: Some(10) }).unwrap();
+        assert!(
+            scanned.all.iter().any(
+                |(index, hit)| library.patterns[*index].id == "unknown.crash"
+                    && hit.text.starts_with("segmentation fault")
+            )
+        );
+    }
+}

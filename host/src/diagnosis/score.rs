@@ -1,0 +1,293 @@
+//! Scoring: from a scan (and context or alert signals) to a ranked diagnosis.
+//!
+//! Each pattern that fired contributes `weight × position × repetition`: `position` grows
+//! from 0.6 at the top of the log to 1.0 at the bottom, so the last errors before a failure
+//! count most; `repetition` adds a little for each distinct line that agrees. A category's
+//! score is its strongest pattern plus a share of the others that agree, and the category
+//! holding the last specific error gets a bonus. Signals (a full disk, a down probe, an
+//! alert's type) add to their category. Confidence is the winner's score against the
+//! runner-up and a constant, so one weak match never reads as certain; `unknown` wins
+//! only when nothing specific fired, and then with low confidence.
+
+use std::collections::BTreeMap;
+
+use super::known_errors::PatternLibrary;
+use super::matcher::Scan;
+use super::{Alternative, Diagnosis, Evidence, RootCause, Severity};
+
+/// A fact from outside the log that supports a cause.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signal {
+    /// The cause it supports.
+    pub root_cause: RootCause,
+    /// How much, on the patterns' weight scale.
+    pub weight: f64,
+    /// What was seen, for the report.
+    pub description: String,
+    /// Services it implicates.
+    pub services: Vec<String>,
+}
+
+/// Evidence lines reported.
+const MAX_EVIDENCE: usize = 10;
+/// Recommended actions reported.
+const MAX_ACTIONS: usize = 5;
+/// Keeps a lone weak match from reading as certain.
+const CONFIDENCE_DAMPING: f64 = 2.0;
+/// Patterns at or below this weight only point at lines; they do not name a cause.
+const GENERIC_WEIGHT: f64 = 1.0;
+/// Bonus for the category of the last specific error in the log.
+const LAST_ERROR_BONUS: f64 = 1.3;
+/// The highest confidence `unknown` is given.
+const UNKNOWN_CONFIDENCE: f64 = 0.3;
+
+struct Contribution {
+    pattern: usize,
+    strength: f64,
+    last_line: u64,
+}
+
+/// Rank the causes for `scan` and `signals`; `threshold` marks low confidence.
+pub fn score(
+    library: &PatternLibrary,
+    scan: &Scan,
+    signals: &[Signal],
+    threshold: f64,
+) -> Diagnosis {
+    let total = scan.lines.max(1) as f64;
+    let mut contributions: Vec<Contribution> = scan
+        .hits
+        .iter()
+        .enumerate()
+        .filter(|(_, hits)| hits.count > 0)
+        .map(|(index, hits)| {
+            let last_line = hits.last().map_or(0, |hit| hit.line);
+            let position = 0.6 + 0.4 * (last_line as f64 / total);
+            let repetition = 1.0 + 0.1 * (hits.count as f64).ln().min(3.0);
+            Contribution {
+                pattern: index,
+                strength: library.patterns[index].weight * position * repetition,
+                last_line,
+            }
+        })
+        .collect();
+    contributions.sort_by(|a, b| b.strength.total_cmp(&a.strength));
+
+    let mut by_cause: BTreeMap<RootCause, Vec<f64>> = BTreeMap::new();
+    for contribution in &contributions {
+        let pattern = &library.patterns[contribution.pattern];
+        if pattern.weight > GENERIC_WEIGHT || pattern.root_cause == RootCause::Unknown {
+            by_cause
+                .entry(pattern.root_cause)
+                .or_default()
+                .push(contribution.strength);
+        }
+    }
+    let mut scores: BTreeMap<RootCause, f64> = by_cause
+        .iter()
+        .map(|(cause, strengths)| {
+            let score = if *cause == RootCause::Unknown {
+                strengths[0]
+            } else {
+                strengths[0] + strengths[1..].iter().take(3).sum::<f64>() * 0.3
+            };
+            (*cause, score)
+        })
+        .collect();
+    let last_specific = contributions
+        .iter()
+        .filter(|c| {
+            library.patterns[c.pattern].weight > GENERIC_WEIGHT
+                && library.patterns[c.pattern].root_cause != RootCause::Unknown
+        })
+        .max_by_key(|c| c.last_line);
+    if let Some(last) = last_specific
+        && let Some(score) = scores.get_mut(&library.patterns[last.pattern].root_cause)
+    {
+        *score *= LAST_ERROR_BONUS;
+    }
+    for signal in signals {
+        *scores.entry(signal.root_cause).or_default() += signal.weight;
+    }
+
+    let mut ranked: Vec<(RootCause, f64)> = scores
+        .into_iter()
+        .filter(|(_, score)| *score > 0.0)
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    // `unknown` only wins when nothing specific fired.
+    if ranked.len() > 1 && ranked[0].0 == RootCause::Unknown {
+        let unknown = ranked.remove(0);
+        ranked.push(unknown);
+    }
+    let (root_cause, best) = ranked.first().copied().unwrap_or((RootCause::Unknown, 0.0));
+    let runner_up = ranked.get(1).map_or(0.0, |(_, score)| *score);
+    let confidence_of = |score: f64| score / (score + runner_up.max(0.0) + CONFIDENCE_DAMPING);
+    let mut confidence = confidence_of(best);
+    if root_cause == RootCause::Unknown {
+        confidence = confidence.min(UNKNOWN_CONFIDENCE);
+    }
+    let alternatives = ranked
+        .iter()
+        .skip(1)
+        .map(|(cause, score)| Alternative {
+            root_cause: *cause,
+            confidence: round(score / (best + score + CONFIDENCE_DAMPING)),
+        })
+        .collect();
+
+    let evidence = order_evidence(library, scan, &contributions, root_cause);
+    let chosen: Vec<&Contribution> = contributions
+        .iter()
+        .filter(|c| library.patterns[c.pattern].root_cause == root_cause)
+        .collect();
+    let severity = chosen
+        .iter()
+        .map(|c| library.patterns[c.pattern].severity)
+        .max()
+        .unwrap_or(Severity::Low);
+    let mut services: Vec<String> = Vec::new();
+    let mut actions: Vec<String> = Vec::new();
+    for contribution in &chosen {
+        let pattern = &library.patterns[contribution.pattern];
+        for service in &pattern.services {
+            if !services.contains(service) {
+                services.push(service.clone());
+            }
+        }
+        if actions.len() < MAX_ACTIONS && !actions.contains(&pattern.hint) {
+            actions.push(pattern.hint.clone());
+        }
+    }
+    let mut signal_notes = Vec::new();
+    for signal in signals {
+        signal_notes.push(format!(
+            "{} (supports {})",
+            signal.description,
+            signal.root_cause.as_str()
+        ));
+        if signal.root_cause == root_cause {
+            for service in &signal.services {
+                if !services.contains(service) {
+                    services.push(service.clone());
+                }
+            }
+        }
+    }
+    let summary = summarize(
+        library,
+        root_cause,
+        confidence,
+        chosen.first().map(|c| c.pattern),
+        &evidence,
+        signals,
+    );
+    Diagnosis {
+        version: 1,
+        root_cause,
+        confidence: round(confidence),
+        low_confidence: confidence < threshold,
+        severity,
+        summary,
+        evidence,
+        services,
+        recommended_actions: actions,
+        alternatives,
+        signals: signal_notes,
+        llm: None,
+        lines: scan.lines,
+    }
+}
+
+fn round(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}
+
+/// Evidence, strongest first: the chosen cause's lines (its strongest pattern's last line
+/// first), then other specific causes, then generic error lines nearest the end.
+fn order_evidence(
+    library: &PatternLibrary,
+    scan: &Scan,
+    contributions: &[Contribution],
+    root_cause: RootCause,
+) -> Vec<Evidence> {
+    let mut ranked: Vec<(f64, Evidence)> = Vec::new();
+    for contribution in contributions {
+        let pattern = &library.patterns[contribution.pattern];
+        let hits = &scan.hits[contribution.pattern];
+        let tier = if pattern.root_cause == root_cause && pattern.weight > GENERIC_WEIGHT {
+            3.0
+        } else if pattern.weight > GENERIC_WEIGHT {
+            2.0
+        } else {
+            1.0
+        };
+        for (rank, hit) in hits
+            .recent
+            .iter()
+            .rev()
+            .chain(hits.first.iter())
+            .enumerate()
+        {
+            let score = tier * 1000.0 + contribution.strength * 10.0 - rank as f64
+                + hit.line as f64 / (scan.lines.max(1) as f64);
+            ranked.push((
+                score,
+                Evidence {
+                    pattern_id: pattern.id.clone(),
+                    line: hit.line,
+                    text: hit.text.clone(),
+                    root_cause: pattern.root_cause,
+                },
+            ));
+        }
+    }
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut evidence: Vec<Evidence> = Vec::new();
+    for (_, item) in ranked {
+        if evidence.len() == MAX_EVIDENCE {
+            break;
+        }
+        if !evidence.iter().any(|seen| seen.line == item.line) {
+            evidence.push(item);
+        }
+    }
+    evidence
+}
+
+fn summarize(
+    library: &PatternLibrary,
+    root_cause: RootCause,
+    confidence: f64,
+    top: Option<usize>,
+    evidence: &[Evidence],
+    signals: &[Signal],
+) -> String {
+    let percent = (confidence * 100.0).round();
+    match (top, evidence.first()) {
+        (Some(pattern), Some(line)) if root_cause != RootCause::Unknown => format!(
+            "{} ({percent}%): {}; line {}: {}",
+            root_cause.as_str(),
+            library.patterns[pattern].description,
+            line.line,
+            line.text
+        ),
+        _ => match signals
+            .iter()
+            .find(|signal| signal.root_cause == root_cause)
+        {
+            Some(signal) if root_cause != RootCause::Unknown => format!(
+                "{} ({percent}%): {}",
+                root_cause.as_str(),
+                signal.description
+            ),
+            _ => match evidence.first() {
+                Some(line) => format!(
+                    "unknown ({percent}%): no known cause fits; the strongest error is line {}: {}",
+                    line.line, line.text
+                ),
+                None => format!("unknown ({percent}%): no known error pattern matched"),
+            },
+        },
+    }
+}
