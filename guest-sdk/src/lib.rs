@@ -91,47 +91,57 @@ pub trait Remediation {
 #[macro_export]
 macro_rules! export_remediation {
     ($ty:ident) => {
-        #[doc(hidden)]
-        struct __MedicRemediationExport;
+        // Only a wasm32 build exports the component interface; a native build of the same
+        // crate (its unit tests, `cargo test --workspace`) has nothing to export.
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct __MedicRemediationExport;
 
-        impl $crate::bindings::exports::medic::remediation::remediation::Guest
-            for __MedicRemediationExport
-        {
-            fn plan(
-                incident: $crate::bindings::medic::remediation::types::Incident,
-            ) -> ::core::result::Result<
-                ::std::vec::Vec<$crate::bindings::medic::remediation::types::Step>,
-                $crate::bindings::medic::remediation::types::HostError,
-            > {
-                $crate::__private::plan::<$ty>(incident)
+            impl $crate::bindings::exports::medic::remediation::remediation::Guest
+                for __MedicRemediationExport
+            {
+                fn plan(
+                    incident: $crate::bindings::medic::remediation::types::Incident,
+                ) -> ::core::result::Result<
+                    ::std::vec::Vec<$crate::bindings::medic::remediation::types::Step>,
+                    $crate::bindings::medic::remediation::types::HostError,
+                > {
+                    $crate::__private::plan::<$ty>(incident)
+                }
+                fn apply(
+                    incident: $crate::bindings::medic::remediation::types::Incident,
+                ) -> ::core::result::Result<
+                    ::std::string::String,
+                    $crate::bindings::medic::remediation::types::HostError,
+                > {
+                    $crate::__private::apply::<$ty>(incident)
+                }
+                fn verify(
+                    incident: $crate::bindings::medic::remediation::types::Incident,
+                ) -> ::core::result::Result<
+                    $crate::bindings::medic::remediation::types::Verdict,
+                    $crate::bindings::medic::remediation::types::HostError,
+                > {
+                    $crate::__private::verify::<$ty>(incident)
+                }
+                fn rollback(
+                    incident: $crate::bindings::medic::remediation::types::Incident,
+                ) -> ::core::result::Result<
+                    ::std::string::String,
+                    $crate::bindings::medic::remediation::types::HostError,
+                > {
+                    $crate::__private::rollback::<$ty>(incident)
+                }
             }
-            fn apply(
-                incident: $crate::bindings::medic::remediation::types::Incident,
-            ) -> ::core::result::Result<
-                ::std::string::String,
-                $crate::bindings::medic::remediation::types::HostError,
-            > {
-                $crate::__private::apply::<$ty>(incident)
-            }
-            fn verify(
-                incident: $crate::bindings::medic::remediation::types::Incident,
-            ) -> ::core::result::Result<
-                $crate::bindings::medic::remediation::types::Verdict,
-                $crate::bindings::medic::remediation::types::HostError,
-            > {
-                $crate::__private::verify::<$ty>(incident)
-            }
-            fn rollback(
-                incident: $crate::bindings::medic::remediation::types::Incident,
-            ) -> ::core::result::Result<
-                ::std::string::String,
-                $crate::bindings::medic::remediation::types::HostError,
-            > {
-                $crate::__private::rollback::<$ty>(incident)
-            }
-        }
 
-        $crate::bindings::__export_remediation!(__MedicRemediationExport);
+            $crate::bindings::__export_remediation!(__MedicRemediationExport);
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: fn() = || {
+            // Keep the type checked against the trait in native builds too.
+            fn assert_remediation<R: $crate::Remediation>() {}
+            assert_remediation::<$ty>();
+        };
     };
 }
 

@@ -7,7 +7,8 @@
 //! is then confirmed against the pattern set to learn which patterns fired. Invalid UTF-8
 //! is matched as bytes and shown lossily. Memory is bounded by the block size plus a few
 //! kept lines per pattern, whatever the log's size; a line longer than [`MAX_LINE`] is
-//! split.
+//! split, and only the first [`MATCHED_PREFIX`] bytes of a line are matched, so a
+//! megabyte of minified output on one line costs no more than a short one.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -18,6 +19,9 @@ use super::known_errors::PatternLibrary;
 const BLOCK: usize = 1 << 20;
 /// Longest line considered whole; longer ones are split.
 pub const MAX_LINE: usize = 256 << 10;
+/// Bytes of each line that patterns see; error messages start at the front of a line,
+/// and a cap keeps matching linear however long a line is.
+pub const MATCHED_PREFIX: usize = 4096;
 /// Characters kept of an evidence line.
 pub const MAX_TEXT: usize = 400;
 /// Most recent hits kept per pattern.
@@ -202,10 +206,10 @@ fn shown(line: &[u8]) -> String {
     }
 }
 
-/// Remove ANSI escapes and carriage returns from `raw`; borrows it untouched when it has
-/// neither.
+/// Remove ANSI escapes and carriage returns from `raw` and cut lines to
+/// [`MATCHED_PREFIX`]; borrows it untouched when there is nothing to do.
 fn clean<'a>(raw: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
-    if memchr::memchr2(0x1b, b'\r', raw).is_none() {
+    if memchr::memchr2(0x1b, b'\r', raw).is_none() && !has_long_line(raw) {
         return raw;
     }
     out.clear();
@@ -234,6 +238,10 @@ fn clean<'a>(raw: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
                 line_start = out.len();
                 index += 1;
             }
+            _ if out.len() - line_start >= MATCHED_PREFIX => {
+                index =
+                    memchr::memchr(b'\n', &raw[index..]).map_or(raw.len(), |offset| index + offset);
+            }
             _ => {
                 out.push(byte);
                 index += 1;
@@ -241,6 +249,17 @@ fn clean<'a>(raw: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
         }
     }
     out
+}
+
+fn has_long_line(raw: &[u8]) -> bool {
+    let mut start = 0;
+    for newline in memchr::memchr_iter(b'\n', raw) {
+        if newline - start > MATCHED_PREFIX {
+            return true;
+        }
+        start = newline + 1;
+    }
+    raw.len() - start > MATCHED_PREFIX
 }
 
 /// The index just past the escape sequence starting at `start` (CSI, OSC or two-byte).

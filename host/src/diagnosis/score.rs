@@ -30,6 +30,8 @@ pub struct Signal {
 
 /// Evidence lines reported.
 const MAX_EVIDENCE: usize = 10;
+/// Leading evidence lines that must each come from a different pattern.
+const DIVERSE_EVIDENCE: usize = 3;
 /// Recommended actions reported.
 const MAX_ACTIONS: usize = 5;
 /// Keeps a lone weak match from reading as certain.
@@ -62,7 +64,7 @@ pub fn score(
         .filter(|(_, hits)| hits.count > 0)
         .map(|(index, hits)| {
             let last_line = hits.last().map_or(0, |hit| hit.line);
-            let position = 0.6 + 0.4 * (last_line as f64 / total);
+            let position = position_factor(last_line, total);
             let repetition = 1.0 + 0.1 * (hits.count as f64).ln().min(3.0);
             Contribution {
                 pattern: index,
@@ -199,38 +201,38 @@ pub fn score(
     }
 }
 
+/// How much a line's place counts: 0.25 at the top of the log, rising to 1.0 at the end,
+/// steeply near it, where the error that failed the job usually is.
+fn position_factor(line: u64, total: f64) -> f64 {
+    let fraction = (line as f64 / total).clamp(0.0, 1.0);
+    0.25 + 0.75 * fraction * fraction
+}
+
 fn round(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
 
-/// Evidence, strongest first: the chosen cause's lines (its strongest pattern's last line
-/// first), then other specific causes, then generic error lines nearest the end.
+/// Evidence, strongest first: each kept line scores its pattern's weight (compressed, so
+/// a late generic error can outrank an early specific one) times its place in the log,
+/// with a bonus for the chosen cause; wrapper lines ("exited with 1") sink to the end.
 fn order_evidence(
     library: &PatternLibrary,
     scan: &Scan,
     contributions: &[Contribution],
     root_cause: RootCause,
 ) -> Vec<Evidence> {
+    let total = scan.lines.max(1) as f64;
     let mut ranked: Vec<(f64, Evidence)> = Vec::new();
     for contribution in contributions {
         let pattern = &library.patterns[contribution.pattern];
         let hits = &scan.hits[contribution.pattern];
-        let tier = if pattern.root_cause == root_cause && pattern.weight > GENERIC_WEIGHT {
-            3.0
-        } else if pattern.weight > GENERIC_WEIGHT {
-            2.0
+        let chosen = if pattern.root_cause == root_cause && pattern.weight > GENERIC_WEIGHT {
+            1.5
         } else {
             1.0
         };
-        for (rank, hit) in hits
-            .recent
-            .iter()
-            .rev()
-            .chain(hits.first.iter())
-            .enumerate()
-        {
-            let score = tier * 1000.0 + contribution.strength * 10.0 - rank as f64
-                + hit.line as f64 / (scan.lines.max(1) as f64);
+        for hit in hits.recent.iter().rev().chain(hits.first.iter()) {
+            let score = (1.0 + pattern.weight).ln() * chosen * position_factor(hit.line, total);
             ranked.push((
                 score,
                 Evidence {
@@ -242,8 +244,21 @@ fn order_evidence(
             ));
         }
     }
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.line.cmp(&a.1.line)));
+    // The first lines shown are each a different pattern's best, so a pattern repeated on
+    // many lines does not crowd out a different kind of error; then the rest by score.
     let mut evidence: Vec<Evidence> = Vec::new();
+    for (_, item) in &ranked {
+        if evidence.len() == DIVERSE_EVIDENCE {
+            break;
+        }
+        if !evidence
+            .iter()
+            .any(|seen| seen.line == item.line || seen.pattern_id == item.pattern_id)
+        {
+            evidence.push(item.clone());
+        }
+    }
     for (_, item) in ranked {
         if evidence.len() == MAX_EVIDENCE {
             break;

@@ -136,12 +136,12 @@ pub fn issue_type_for_alert(name: &str) -> &'static str {
         "disk_full"
     } else if has(&["memory", "oom", "swap"]) {
         "high_memory"
+    } else if has(&["reload", "config"]) {
+        "config_reload_failed"
     } else if has(&["cpu", "load", "throttl"]) {
         "high_cpu"
     } else if has(&["replication", "lag", "replica"]) {
         "replication_lag"
-    } else if has(&["reload", "config"]) {
-        "config_reload_failed"
     } else if has(&["latency", "slow", "timeout"]) {
         "connection_timeout"
     } else if has(&[
