@@ -3,7 +3,7 @@
 //!
 //! An author implements [`Remediation`] and invokes [`export_remediation!`]. Everything the
 //! remediation may touch goes through the modules here, one per capability: [`exec`],
-//! [`http`], [`fs`], [`env`], plus [`log`] and [`checkpoint`]. Each call is checked by the
+//! [`http`], [`fs`], [`mod@env`], plus [`log`] and [`checkpoint`]. Each call is checked by the
 //! host against the remediation's manifest (`remediation.toml`) and the operator's risk
 //! ceiling, and recorded in medic's audit log. A refused call returns
 //! [`Error::Denied`]; it never aborts the guest, so a remediation can report it or try

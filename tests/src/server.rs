@@ -44,6 +44,7 @@ type Handler = dyn Fn(&str, &str, &[u8]) -> Reply + Send + Sync;
 pub struct Server {
     address: SocketAddr,
     hits: Arc<Mutex<Vec<String>>>,
+    bodies: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -54,17 +55,18 @@ impl Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let address = listener.local_addr().expect("address");
         let hits = Arc::new(Mutex::new(Vec::new()));
+        let bodies = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let handler: Arc<Handler> = Arc::new(handler);
         let thread = {
-            let (hits, stop) = (hits.clone(), stop.clone());
+            let (hits, bodies, stop) = (hits.clone(), bodies.clone(), stop.clone());
             std::thread::spawn(move || {
                 for stream in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     if let Ok(stream) = stream {
-                        let _ = serve(stream, &*handler, &hits);
+                        let _ = serve(stream, &*handler, &hits, &bodies);
                     }
                 }
             })
@@ -72,6 +74,7 @@ impl Server {
         Server {
             address,
             hits,
+            bodies,
             stop,
             thread: Some(thread),
         }
@@ -91,6 +94,11 @@ impl Server {
     pub fn hits(&self) -> Vec<String> {
         self.hits.lock().expect("hits").clone()
     }
+
+    /// Every request body so far, as text.
+    pub fn bodies(&self) -> Vec<String> {
+        self.bodies.lock().expect("bodies").clone()
+    }
 }
 
 impl Drop for Server {
@@ -103,7 +111,12 @@ impl Drop for Server {
     }
 }
 
-fn serve(stream: TcpStream, handler: &Handler, hits: &Mutex<Vec<String>>) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    handler: &Handler,
+    hits: &Mutex<Vec<String>>,
+    bodies: &Mutex<Vec<String>>,
+) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     if reader.read_line(&mut request_line)? == 0 {
@@ -129,6 +142,10 @@ fn serve(stream: TcpStream, handler: &Handler, hits: &Mutex<Vec<String>>) -> std
     let mut body = vec![0u8; length.min(1 << 20)];
     reader.read_exact(&mut body)?;
     hits.lock().expect("hits").push(format!("{method} {path}"));
+    bodies
+        .lock()
+        .expect("bodies")
+        .push(String::from_utf8_lossy(&body).into_owned());
     let reply = handler(&method, &path, &body);
     let mut response = format!(
         "HTTP/1.1 {} Test\r\nContent-Length: {}\r\nConnection: close\r\n",

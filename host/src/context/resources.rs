@@ -90,8 +90,8 @@ pub(crate) fn collect_resources() -> Resources {
 fn inodes(mount_point: &std::path::Path) -> (Option<u64>, Option<f64>) {
     match nix::sys::statvfs::statvfs(mount_point) {
         Ok(stats) if stats.files() > 0 => {
-            let total = stats.files() as u64;
-            let free = stats.files_free() as u64;
+            let total = stats.files();
+            let free = stats.files_free();
             (
                 Some(total),
                 Some(round(

@@ -49,6 +49,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
+/// Patterns are compiled with Unicode classes off: `\\b`, `\\w`, `\\s` and case folding are
+/// ASCII, `.` is any byte but newline, and non-ASCII literals match their UTF-8 bytes. That
+/// keeps matching on the fast DFA path whatever bytes a log holds (a Unicode word boundary
+/// forces a slow fallback on non-ASCII input).
 /// Longest regex source accepted.
 const MAX_REGEX_LEN: usize = 4096;
 /// Compiled size cap for one pattern and for the set.
@@ -277,6 +281,7 @@ impl PatternLibrary {
             .map(|pattern| format!("(?:{})", pattern.regex))
             .collect();
         let any = RegexBuilder::new(&format!("(?m){}", any_source.join("|")))
+            .unicode(false)
             .size_limit(SET_SIZE_LIMIT)
             .dfa_size_limit(SET_SIZE_LIMIT)
             .build()

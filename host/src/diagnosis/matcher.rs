@@ -296,8 +296,9 @@ fn skip_escape(raw: &[u8], start: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn library() -> PatternLibrary {
-        PatternLibrary::builtin().unwrap()
+    fn library() -> &'static PatternLibrary {
+        static LIBRARY: std::sync::OnceLock<PatternLibrary> = std::sync::OnceLock::new();
+        LIBRARY.get_or_init(|| PatternLibrary::builtin().unwrap())
     }
 
     fn ids(library: &PatternLibrary, text: &[u8]) -> Vec<(String, u64)> {
@@ -319,13 +320,13 @@ mod tests {
     fn matches_through_ansi_crlf_and_redraws() {
         let library = library();
         let text = b"ok\r\n\x1b[31mcp: error writing 'x': No space left on device\x1b[0m\r\nprogress 10%\rprogress 100%\rcurl: (6) Could not resolve host: example.invalid\n";
-        let found = ids(&library, text);
+        let found = ids(library, text);
         assert!(
             found.contains(&("storage.enospc".to_string(), 2)),
             "{found:?}"
         );
         assert!(found.contains(&("network.dns".to_string(), 3)), "{found:?}");
-        let scanned = scan(&library, &text[..], ScanLimits::default()).unwrap();
+        let scanned = scan(library, &text[..], ScanLimits::default()).unwrap();
         assert_eq!(scanned.lines, 3);
         let hit = scanned.hits[library
             .patterns
@@ -349,7 +350,7 @@ mod tests {
             text.extend_from_slice(format!("line {index} is fine\n").as_bytes());
         }
         text.extend_from_slice(b"fatal: unable to access: Connection refused");
-        let scanned = scan(&library, &text[..], ScanLimits { keep_all: Some(10) }).unwrap();
+        let scanned = scan(library, &text[..], ScanLimits { keep_all: Some(10) }).unwrap();
         assert_eq!(scanned.lines, 300_001);
         assert_eq!(
             scanned.all.iter().map(|(_, hit)| hit.line).max(),
@@ -363,12 +364,33 @@ mod tests {
         let mut text = vec![0xff, 0xfe, b'\n'];
         text.extend(std::iter::repeat_n(b'a', 3 * MAX_LINE));
         text.extend_from_slice(b"\nsegmentation fault \xff\n");
-        let scanned = scan(&library, &text[..], ScanLimits { keep_all: Some(10) }).unwrap();
+        let scanned = scan(library, &text[..], ScanLimits { keep_all: Some(10) }).unwrap();
         assert!(
             scanned.all.iter().any(
                 |(index, hit)| library.patterns[*index].id == "unknown.crash"
                     && hit.text.starts_with("segmentation fault")
             )
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..proptest::prelude::ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bytes_never_panic_the_matcher(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4096)) {
+            let library = library();
+            let scanned = scan(library, &bytes[..], ScanLimits { keep_all: Some(50) }).unwrap();
+            let newlines = bytes.iter().filter(|byte| **byte == b'\n').count() as u64;
+            proptest::prop_assert!(scanned.lines == newlines || scanned.lines == newlines + 1);
+            let diagnosis = crate::diagnosis::score(library, &scanned, &[], 0.6);
+            proptest::prop_assert!((0.0..=1.0).contains(&diagnosis.confidence));
+        }
+
+        #[test]
+        fn escapes_and_carriage_returns_never_panic_the_cleaner(text in "[\\x1b\\r\\n\\[\\]a-z0-9;:\\x07 ]{0,300}") {
+            let mut out = Vec::new();
+            let cleaned = clean(text.as_bytes(), &mut out);
+            proptest::prop_assert!(!cleaned.contains(&b'\r'));
+        }
     }
 }

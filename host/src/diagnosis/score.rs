@@ -64,7 +64,8 @@ pub fn score(
         .filter(|(_, hits)| hits.count > 0)
         .map(|(index, hits)| {
             let last_line = hits.last().map_or(0, |hit| hit.line);
-            let position = position_factor(last_line, total);
+            let position = position_factor(last_line, total)
+                * level_factor(hits.last().map_or("", |hit| hit.text.as_str()));
             let repetition = 1.0 + 0.1 * (hits.count as f64).ln().min(3.0);
             Contribution {
                 pattern: index,
@@ -198,6 +199,26 @@ pub fn score(
         signals: signal_notes,
         llm: None,
         lines: scan.lines,
+    }
+}
+
+/// A line a program logged at INFO or DEBUG level is weaker evidence than a warning or an
+/// error: the program itself did not think it a failure.
+fn level_factor(text: &str) -> f64 {
+    let informational = [
+        " INFO ",
+        " DEBUG ",
+        " TRACE ",
+        "[INFO]",
+        "[DEBUG]",
+        " I ",
+        "level=info",
+        "level=debug",
+    ];
+    if informational.iter().any(|marker| text.contains(marker)) {
+        0.5
+    } else {
+        1.0
     }
 }
 

@@ -8,4 +8,4 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub(crate) use medic::remediation::types::{HostError, Incident};
+pub(crate) use self::medic::remediation::types::{HostError, Incident};

@@ -7,6 +7,7 @@
 
 mod audit;
 mod cli;
+mod diagnosis;
 mod env;
 mod exec;
 mod fs;

@@ -1,0 +1,419 @@
+//! Diagnosis against real failures: the labelled failure corpus (accuracy), LogChunks
+//! (does the evidence point where a human did), and every log of the reference corpus
+//! (nothing panics, the output is JSON). Plus the CLI around it: `diagnose`, `patterns`,
+//! `context`, and the LLM advisor against a loopback chat-completions server.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use medic::diagnosis::{self, PatternLibrary, RootCause};
+use medic_tests::{Reply, Server};
+
+use super::medic;
+
+fn fixtures() -> PathBuf {
+    medic_tests::workspace_root().join("tests/fixtures")
+}
+
+fn diagnose_text(library: &PatternLibrary, text: &[u8]) -> medic::diagnosis::Diagnosis {
+    diagnosis::diagnose_input(library, text, &[], diagnosis::DEFAULT_LLM_THRESHOLD)
+        .expect("reading from memory cannot fail")
+        .0
+}
+
+#[test]
+fn diagnosis_names_the_labelled_root_cause_of_real_failures() {
+    let library = PatternLibrary::builtin().unwrap();
+    let text = std::fs::read_to_string(fixtures().join("failures/dev.jsonl")).unwrap();
+    let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let (mut right, mut total) = (0, 0);
+    for line in text.lines() {
+        let case: serde_json::Value = serde_json::from_str(line).unwrap();
+        let expected = case["category"].as_str().unwrap().to_string();
+        let diagnosis = diagnose_text(&library, case["log"].as_str().unwrap().as_bytes());
+        let got = diagnosis.root_cause.as_str().to_string();
+        total += 1;
+        if got == expected {
+            right += 1;
+        } else {
+            println!(
+                "miss {}: expected {expected}, got {got} ({})",
+                case["id"], diagnosis.summary
+            );
+        }
+        *confusion.entry((expected, got)).or_default() += 1;
+    }
+    println!("confusion (expected -> got: count):");
+    for ((expected, got), count) in &confusion {
+        println!("  {expected:>20} -> {got:<20} {count}");
+    }
+    let accuracy = right as f64 / total as f64;
+    println!("top-1 accuracy: {right}/{total} = {accuracy:.3}");
+    assert_eq!(total, 77, "the whole dev set was read");
+    assert!(
+        accuracy >= 0.90,
+        "top-1 accuracy {accuracy:.3} is below 0.90"
+    );
+}
+
+fn normalise(text: &str) -> String {
+    let without_escapes = regex::Regex::new(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+        .unwrap()
+        .replace_all(text, "");
+    without_escapes
+        .replace('\r', "")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn diagnosis_evidence_points_into_the_chunk_people_marked() {
+    let library = PatternLibrary::builtin().unwrap();
+    let dir = fixtures().join("logchunks");
+    let index = std::fs::read_to_string(dir.join("chunks.jsonl")).unwrap();
+    let (mut inside, mut total) = (0, 0);
+    for line in index.lines() {
+        let case: serde_json::Value = serde_json::from_str(line).unwrap();
+        let log = std::fs::read(dir.join(case["log"].as_str().unwrap())).unwrap();
+        let chunk_lines: Vec<String> = case["chunk"]
+            .as_str()
+            .unwrap()
+            .lines()
+            .map(normalise)
+            .filter(|line| line.len() > 3)
+            .collect();
+        let diagnosis = diagnose_text(&library, &log);
+        total += 1;
+        let hit = diagnosis.evidence.iter().take(3).any(|evidence| {
+            let text = normalise(evidence.text.trim_end_matches('…'));
+            !text.is_empty()
+                && chunk_lines
+                    .iter()
+                    .any(|chunk| chunk.contains(&text) || text.contains(chunk.as_str()))
+        });
+        inside += usize::from(hit);
+    }
+    let rate = inside as f64 / total as f64;
+    println!(
+        "LogChunks: one of the first three evidence lines inside the marked chunk for {inside}/{total} logs = {rate:.3}"
+    );
+    assert_eq!(total, 142);
+    // Issue #4 asks for 0.85; this floor guards what is reached so far against regressions.
+    assert!(
+        rate >= 0.50,
+        "evidence rate {rate:.3} fell below the current floor"
+    );
+}
+
+fn shared_corpus() -> Option<PathBuf> {
+    let dir = medic_tests::workspace_root().join("../shared/corpus");
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        println!(
+            "SKIPPED: ../shared/corpus is not beside this checkout; the loghub logs are research-only and are not copied into the project"
+        );
+        None
+    }
+}
+
+fn files_under(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files_under(&path, files);
+        } else if path.extension().is_some_and(|ext| ext == "log") {
+            files.push(path);
+        }
+    }
+}
+
+#[test]
+fn diagnosis_survives_every_corpus_log_and_prints_json() {
+    let library = PatternLibrary::builtin().unwrap();
+    let mut logs = Vec::new();
+    files_under(&fixtures().join("logchunks/logs"), &mut logs);
+    let shared = shared_corpus();
+    if let Some(shared) = &shared {
+        files_under(&shared.join("loghub"), &mut logs);
+        files_under(&shared.join("ci-logs"), &mut logs);
+    }
+    for path in &logs {
+        let diagnosis =
+            diagnosis::diagnose_input(&library, std::fs::File::open(path).unwrap(), &[], 0.6)
+                .unwrap()
+                .0;
+        let json = serde_json::to_string(&diagnosis).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert!(
+            parsed["confidence"].as_f64().unwrap() <= 1.0,
+            "{}",
+            path.display()
+        );
+    }
+    println!("diagnosed {} logs", logs.len());
+    if let Some(shared) = shared {
+        let expect = [
+            ("OpenSSH", RootCause::Credential),
+            ("Zookeeper", RootCause::Network),
+            ("Apache", RootCause::ServiceDependency),
+        ];
+        for (name, cause) in expect {
+            let path = shared.join(format!("loghub/{name}/{name}_2k.log"));
+            let diagnosis =
+                diagnosis::diagnose_input(&library, std::fs::File::open(&path).unwrap(), &[], 0.6)
+                    .unwrap()
+                    .0;
+            assert_eq!(diagnosis.root_cause, cause, "{name}: {}", diagnosis.summary);
+        }
+        let path = shared.join("loghub/Hadoop/Hadoop_2k.log");
+        let hadoop =
+            diagnosis::diagnose_input(&library, std::fs::File::open(&path).unwrap(), &[], 0.6)
+                .unwrap()
+                .0;
+        assert!(
+            matches!(
+                hadoop.root_cause,
+                RootCause::Network | RootCause::ServiceDependency
+            ),
+            "Hadoop: {}",
+            hadoop.summary
+        );
+    }
+}
+
+#[test]
+fn diagnose_cli_prints_json_and_human_output() {
+    let medic = medic();
+    let log = medic.root().join("build.log");
+    std::fs::write(&log, "\x1b[1mStep 3/7\x1b[0m\r\ncp: error writing '/var/lib/app/cache.bin': No space left on device\r\n").unwrap();
+    let result = medic.run(&["diagnose", "--log", &log.display().to_string(), "--json"]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let diagnosis = result.json();
+    assert_eq!(diagnosis["root_cause"], "storage");
+    assert_eq!(diagnosis["evidence"][0]["pattern_id"], "storage.enospc");
+    assert_eq!(diagnosis["evidence"][0]["line"], 2);
+    for key in [
+        "confidence",
+        "severity",
+        "summary",
+        "services",
+        "recommended_actions",
+        "alternatives",
+    ] {
+        assert!(!diagnosis[key].is_null(), "`{key}` is present");
+    }
+    let human = medic.run(&["diagnose", "--log", &log.display().to_string()]);
+    assert!(
+        human.stdout.starts_with("root cause: storage"),
+        "{}",
+        human.stdout
+    );
+    let nothing = medic.run(&["diagnose"]);
+    assert_eq!(nothing.code, 2);
+    assert!(
+        nothing.stderr.contains("nothing to diagnose"),
+        "{}",
+        nothing.stderr
+    );
+    let missing = medic.run(&["diagnose", "--log", "/nonexistent/build.log"]);
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing
+            .stderr
+            .contains("cannot open log `/nonexistent/build.log`"),
+        "{}",
+        missing.stderr
+    );
+}
+
+#[test]
+fn diagnose_reads_alertmanager_payloads() {
+    let medic = medic();
+    let corpus = medic_tests::workspace_root().join("tests/fixtures/alertmanager");
+    let alert = corpus.join("resolved_single_disk_space.json");
+    let result = medic.run(&[
+        "diagnose",
+        "--alert",
+        &alert.display().to_string(),
+        "--json",
+    ]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(result.json()["root_cause"], "storage");
+    let bad = medic.root().join("bad-alert.json");
+    std::fs::write(&bad, r#"{"version": "4", "alerts": []}"#).unwrap();
+    let result = medic.run(&["diagnose", "--alert", &bad.display().to_string()]);
+    assert_eq!(result.code, 2);
+    assert!(
+        result.stderr.contains("`alerts` is empty"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
+fn patterns_cli_lists_and_tests_and_rejects_bad_files() {
+    let mut medic = medic();
+    let list = medic.run(&["patterns", "list", "--json"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let patterns = list.json()["patterns"].as_array().unwrap().len();
+    assert!(patterns >= 80, "{patterns} built-in patterns");
+    let log = medic.root().join("x.log");
+    std::fs::write(
+        &log,
+        "ok\nfatal: unable to access 'https://example.com/': Could not resolve host: example.com\n",
+    )
+    .unwrap();
+    let test = medic.run(&["patterns", "test", &log.display().to_string(), "--json"]);
+    let hits = test.json()["hits"].as_array().unwrap().clone();
+    assert!(
+        hits.iter()
+            .any(|hit| hit["pattern_id"] == "network.dns" && hit["line"] == 2),
+        "{hits:?}"
+    );
+
+    let dir = medic.root().join("patterns");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("mine.toml"), "[[pattern]]\nid = \"mine.bad\"\nregex = \"(unclosed\"\nroot_cause = \"storage\"\nseverity = \"high\"\ndescription = \"d\"\nhint = \"h\"\nweight = 1.0\n").unwrap();
+    medic.config_extra(&format!(
+        "[diagnosis]\npatterns_dir = \"{}\"",
+        dir.display()
+    ));
+    std::fs::write(
+        medic.config_path(),
+        format!("[diagnosis]\npatterns_dir = \"{}\"\n", dir.display()),
+    )
+    .unwrap();
+    let bad = medic.run(&["patterns", "list"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("mine.toml")
+            && bad.stderr.contains("pattern `mine.bad`")
+            && bad.stderr.contains("regex does not compile"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
+fn context_reports_probes_logs_and_connectivity_and_feeds_diagnosis() {
+    let medic = medic();
+    let server = Server::start(|_, _, _| Reply::new(200, "ok"));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app_log = medic.root().join("app.log");
+    std::fs::write(&app_log, "starting\nready\nlast line\n").unwrap();
+    let config = format!(
+        "[context]\ntimeout = \"2s\"\n\
+         [[context.probes]]\nname = \"web\"\nhttp = \"{url}\"\n\
+         [[context.probes]]\nname = \"db\"\nservice = \"postgresql\"\ntcp = \"127.0.0.1:{closed}\"\n\
+         [[context.probes]]\nname = \"true\"\ncommand = [\"/usr/bin/true\"]\n\
+         [[context.logs]]\npath = \"{log}\"\nlines = 2\n\
+         [[context.connectivity]]\nname = \"loopback\"\nhost = \"127.0.0.1\"\nport = {port}\n",
+        url = server.url("/health"),
+        log = app_log.display(),
+        port = server.port()
+    );
+    std::fs::write(medic.config_path(), config).unwrap();
+    let result = medic.run(&["context", "--json"]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let context = result.json();
+    let probes = context["services"].as_array().unwrap();
+    let up: Vec<(&str, bool)> = probes
+        .iter()
+        .map(|probe| {
+            (
+                probe["name"].as_str().unwrap(),
+                probe["up"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(up, [("web", true), ("db", false), ("true", true)]);
+    assert_eq!(
+        context["logs"][0]["lines"],
+        serde_json::json!(["ready", "last line"])
+    );
+    assert_eq!(context["connectivity"][0]["reachable"], true);
+    assert!(context["resources"]["memory_total_bytes"].as_u64().unwrap() > 0);
+    assert!(!context["resources"]["disks"].as_array().unwrap().is_empty());
+
+    let log = medic.root().join("job.log");
+    std::fs::write(&log, "migrating...\nmigration step failed\n").unwrap();
+    let diagnosis = medic
+        .run(&[
+            "diagnose",
+            "--log",
+            &log.display().to_string(),
+            "--context",
+            "--json",
+        ])
+        .json();
+    assert_eq!(
+        diagnosis["root_cause"], "service_dependency",
+        "{diagnosis:#}"
+    );
+    assert!(
+        diagnosis["services"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("postgresql"))
+    );
+}
+
+#[test]
+fn llm_advisor_is_asked_when_unsure_with_secrets_redacted() {
+    let medic = medic();
+    let answer = serde_json::json!({
+        "choices": [{"message": {"role": "assistant", "content": "{\"root_cause\": \"configuration\", \"confidence\": 0.9, \"summary\": \"The deploy key file path is wrong.\", \"recommended_actions\": [\"Fix DEPLOY_KEY_PATH\"]}"}}]
+    });
+    let body = answer.to_string();
+    let server = Server::start(move |_, _, _| Reply::new(200, &body));
+    std::fs::write(
+        medic.config_path(),
+        format!("[diagnosis]\nllm_threshold = 0.6\n[diagnosis.llm]\nendpoint = \"{}\"\nmodel = \"test-model\"\ntimeout = \"5s\"\n", server.url("/v1/chat/completions")),
+    )
+    .unwrap();
+    let log = medic.root().join("deploy.log");
+    std::fs::write(&log, "deploying with DB_PASSWORD=hunter2secret\nstep 4 of 5\nERROR: deploy step did not complete\n").unwrap();
+    let diagnosis = medic
+        .run(&["diagnose", "--log", &log.display().to_string(), "--json"])
+        .json();
+    assert_eq!(server.hits(), ["POST /v1/chat/completions"]);
+    let sent = &server.bodies()[0];
+    assert!(
+        sent.contains("deploy step did not complete") && sent.contains("test-model"),
+        "{sent}"
+    );
+    assert!(
+        !sent.contains("hunter2secret") && sent.contains("[REDACTED]"),
+        "secrets are redacted: {sent}"
+    );
+    assert_eq!(diagnosis["root_cause"], "configuration", "{diagnosis:#}");
+    assert_eq!(diagnosis["llm"]["root_cause_from_llm"], true);
+    assert_eq!(diagnosis["llm"]["model"], "test-model");
+    assert!(
+        diagnosis["recommended_actions"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("llm: Fix DEPLOY_KEY_PATH"))
+    );
+
+    // No advisor configured: no call, and the output says confidence is low.
+    let quiet = super::medic();
+    let log = quiet.root().join("deploy.log");
+    std::fs::write(&log, "ERROR: deploy step did not complete\n").unwrap();
+    let diagnosis = quiet
+        .run(&["diagnose", "--log", &log.display().to_string(), "--json"])
+        .json();
+    assert_eq!(diagnosis["low_confidence"], true);
+    assert!(
+        diagnosis["signals"]
+            .to_string()
+            .contains("no LLM advisor is configured"),
+        "{diagnosis:#}"
+    );
+}
