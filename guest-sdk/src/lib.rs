@@ -83,11 +83,8 @@ pub trait Remediation {
     fn rollback(incident: &Incident) -> Result<String, Error>;
 }
 
-/// Export a type implementing [`Remediation`] as the component's `remediation` interface.
-///
-/// ```ignore
-/// medic_guest_sdk::export_remediation!(MyFix);
-/// ```
+/// Export a type implementing [`Remediation`] as the component's `remediation` interface:
+/// `medic_guest_sdk::export_remediation!(MyFix);` once per crate (see the crate example).
 #[macro_export]
 macro_rules! export_remediation {
     ($ty:ident) => {

@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
-
 use super::exit::Exit;
 use super::output::Output;
 
@@ -21,10 +19,7 @@ pub(crate) fn run(
     out: &mut Output,
 ) -> anyhow::Result<Exit> {
     let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let context = runtime.block_on(medic::context::collect_context(&config.context));
     if args.json {
         out.json(&context)?;

@@ -70,10 +70,7 @@ pub(crate) fn run(
             alert_text.push('\n');
         }
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     if args.context {
         let context = runtime.block_on(medic::context::collect_context(&config.context));
         signals.extend(medic::context::signals(&context));

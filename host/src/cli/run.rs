@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use medic::heal::{RunReport, RunStatus};
 
 use super::exit::Exit;
@@ -34,11 +33,7 @@ pub(crate) fn run(
     let loaded = medic::catalog::load_remediation(&args.remediation, &config)?;
     let db = medic::db::Database::open(&config.data_dir)?;
     let sandbox = medic::sandbox::Sandbox::new(Some(compiled_dir(&config.data_dir)))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let report = runtime.block_on(medic::heal::run_remediation(
         &sandbox,
         &loaded,
