@@ -49,6 +49,56 @@ struct Contribution {
     last_line: u64,
 }
 
+/// Patterns at or below this weight are wrappers reporting a failed step ("exited with
+/// 1"); the last of them marks where the job failed.
+const WRAPPER_WEIGHT: f64 = 0.2;
+
+/// Wrapper lines at most this far apart belong to the same failure.
+const WRAPPER_CLUSTER_LINES: u64 = 200;
+
+/// Where in the log the job failed: the first line of the last cluster of wrapper lines,
+/// else the end.
+/// Errors just before it count most; lines after it (cleanup steps) count less.
+struct Timeline {
+    failure_line: f64,
+}
+
+impl Timeline {
+    fn new(library: &PatternLibrary, scan: &Scan) -> Self {
+        let end = scan.lines.max(1) as f64;
+        let mut wrappers: Vec<u64> = library
+            .patterns
+            .iter()
+            .zip(&scan.hits)
+            .filter(|(pattern, hits)| pattern.weight <= WRAPPER_WEIGHT && hits.count > 0)
+            .flat_map(|(_, hits)| hits.recent.iter().map(|hit| hit.line))
+            .collect();
+        wrappers.sort_unstable_by(|a, b| b.cmp(a));
+        // The final cluster of wrapper lines ("The command ... exited with 1", then
+        // "Done. Your build exited with 1"): the job failed at its first line.
+        let mut failure_line = wrappers.first().map_or(end, |line| *line as f64);
+        for pair in wrappers.windows(2) {
+            if pair[0] - pair[1] > WRAPPER_CLUSTER_LINES {
+                break;
+            }
+            failure_line = pair[1] as f64;
+        }
+        Timeline {
+            failure_line: failure_line.max(1.0),
+        }
+    }
+
+    /// 0.25 at the top of the log, rising steeply to 1.0 at the failure; 0.5 after it.
+    fn weight(&self, line: u64) -> f64 {
+        let line = line as f64;
+        if line > self.failure_line {
+            return 0.5;
+        }
+        let fraction = (line / self.failure_line).clamp(0.0, 1.0);
+        0.25 + 0.75 * fraction * fraction
+    }
+}
+
 /// Rank the causes for `scan` and `signals`; `threshold` marks low confidence.
 pub fn score(
     library: &PatternLibrary,
@@ -56,7 +106,7 @@ pub fn score(
     signals: &[Signal],
     threshold: f64,
 ) -> Diagnosis {
-    let total = scan.lines.max(1) as f64;
+    let timeline = Timeline::new(library, scan);
     let mut contributions: Vec<Contribution> = scan
         .hits
         .iter()
@@ -64,7 +114,7 @@ pub fn score(
         .filter(|(_, hits)| hits.count > 0)
         .map(|(index, hits)| {
             let last_line = hits.last().map_or(0, |hit| hit.line);
-            let position = position_factor(last_line, total)
+            let position = timeline.weight(last_line)
                 * level_factor(hits.last().map_or("", |hit| hit.text.as_str()));
             let repetition = 1.0 + 0.1 * (hits.count as f64).ln().min(3.0);
             Contribution {
@@ -139,7 +189,7 @@ pub fn score(
         })
         .collect();
 
-    let evidence = order_evidence(library, scan, &contributions, root_cause);
+    let evidence = order_evidence(library, scan, &contributions, root_cause, &timeline);
     let chosen: Vec<&Contribution> = contributions
         .iter()
         .filter(|c| library.patterns[c.pattern].root_cause == root_cause)
@@ -222,13 +272,6 @@ fn level_factor(text: &str) -> f64 {
     }
 }
 
-/// How much a line's place counts: 0.25 at the top of the log, rising to 1.0 at the end,
-/// steeply near it, where the error that failed the job usually is.
-fn position_factor(line: u64, total: f64) -> f64 {
-    let fraction = (line as f64 / total).clamp(0.0, 1.0);
-    0.25 + 0.75 * fraction * fraction
-}
-
 fn round(value: f64) -> f64 {
     (value * 1000.0).round() / 1000.0
 }
@@ -241,8 +284,8 @@ fn order_evidence(
     scan: &Scan,
     contributions: &[Contribution],
     root_cause: RootCause,
+    timeline: &Timeline,
 ) -> Vec<Evidence> {
-    let total = scan.lines.max(1) as f64;
     let mut ranked: Vec<(f64, Evidence)> = Vec::new();
     for contribution in contributions {
         let pattern = &library.patterns[contribution.pattern];
@@ -253,7 +296,7 @@ fn order_evidence(
             1.0
         };
         for hit in hits.recent.iter().rev().chain(hits.first.iter()) {
-            let score = (1.0 + pattern.weight).ln() * chosen * position_factor(hit.line, total);
+            let score = (1.0 + pattern.weight).ln() * chosen * timeline.weight(hit.line);
             ranked.push((
                 score,
                 Evidence {
