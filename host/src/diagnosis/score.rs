@@ -1,8 +1,10 @@
 //! Scoring: from a scan (and context or alert signals) to a ranked diagnosis.
 //!
-//! Each pattern that fired contributes `weight × position × repetition`: `position` grows
-//! from 0.6 at the top of the log to 1.0 at the bottom, so the last errors before a failure
-//! count most; `repetition` adds a little for each distinct line that agrees. A category's
+//! Each pattern that fired contributes `weight × position × level × repetition`: `position`
+//! grows from 0.25 at the top of the log to 1.0 where the job failed (the last cluster of
+//! wrapper lines such as "exited with 1", else the end) and is 0.5 after it, so the last
+//! errors before the failure count most; `level` halves lines logged at INFO or DEBUG;
+//! `repetition` adds a little for each distinct line that agrees. A category's
 //! score is its strongest pattern plus a share of the others that agree, and the category
 //! holding the last specific error gets a bonus. Signals (a full disk, a down probe, an
 //! alert's type) add to their category. Confidence is the winner's score against the
