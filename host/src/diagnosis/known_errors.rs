@@ -53,6 +53,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
 /// ASCII, `.` is any byte but newline, and non-ASCII literals match their UTF-8 bytes. That
 /// keeps matching on the fast DFA path whatever bytes a log holds (a Unicode word boundary
 /// forces a slow fallback on non-ASCII input).
+/// Evidence ids medic gives lines it found by position rather than by a pattern (see
+/// `score::STEP_OUTPUT_ID`); no pattern may take one.
+pub const RESERVED_ID_PREFIX: &str = "medic.";
 /// Longest regex source accepted.
 const MAX_REGEX_LEN: usize = 4096;
 /// Compiled size cap for one pattern and for the set.
@@ -80,6 +83,28 @@ pub struct Pattern {
     pub weight: f64,
     /// The file it came from.
     pub file: String,
+}
+
+/// Patterns at or below this weight are wrappers: lines that report a step failed ("The
+/// command ... exited with 1", `make: *** Error 1`) without saying why. Where they cluster
+/// is where the job failed, and the lines just above them are what the step printed last.
+pub const WRAPPER_WEIGHT: f64 = 0.2;
+
+/// The wrapper that reports the whole job failed ("Done. Your build exited with 1"): it
+/// marks the end of the log, not the failing step, which may be hundreds of lines above,
+/// before cache uploads and `after_failure` output.
+pub const JOB_EXIT_ID: &str = "unknown.job-exit";
+
+impl Pattern {
+    /// Whether this pattern only reports that a step failed; see [`WRAPPER_WEIGHT`].
+    pub fn is_wrapper(&self) -> bool {
+        self.weight <= WRAPPER_WEIGHT
+    }
+
+    /// Whether this is the job-level wrapper; see [`JOB_EXIT_ID`].
+    pub fn is_job_exit(&self) -> bool {
+        self.id == JOB_EXIT_ID
+    }
 }
 
 /// Every pattern, compiled once into a set for one-pass matching.
@@ -190,6 +215,15 @@ fn check_pattern(raw: RawPattern, file: &str) -> Result<Pattern, PatternError> {
             "id",
             format!(
                 "must be 1 to 80 of a-z, 0-9, `.`, `_`, `-`, got `{}`",
+                raw.id
+            ),
+        ));
+    }
+    if raw.id.starts_with(RESERVED_ID_PREFIX) {
+        return Err(invalid(
+            "id",
+            format!(
+                "`{}`: ids starting with `{RESERVED_ID_PREFIX}` are medic's own (evidence found by position)",
                 raw.id
             ),
         ));
@@ -321,4 +355,23 @@ pub fn load_library(user_dir: Option<&Path>) -> Result<PatternLibrary, PatternEr
         }
     }
     PatternLibrary::new(patterns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pattern_ids_in_medics_own_namespace_are_refused() {
+        let text = "[[pattern]]\nid = \"medic.step-output\"\nregex = \"x\"\nroot_cause = \"build\"\nseverity = \"low\"\ndescription = \"d\"\nhint = \"h\"\nweight = 1.0\n";
+        let error = parse_pattern_file(text, "mine.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("mine.toml")
+                && error.contains("medic.step-output")
+                && error.contains("medic's own"),
+            "{error}"
+        );
+    }
 }

@@ -9,6 +9,9 @@
 //! kept lines per pattern, whatever the log's size; a line longer than [`MAX_LINE`] is
 //! split, and only the first [`MATCHED_PREFIX`] bytes of a line are matched, so a
 //! megabyte of minified output on one line costs no more than a short one.
+//!
+//! Each wrapper line ("The command ... exited with 1") is kept with the few lines above it,
+//! read back from the block already in memory: what the failing step printed last.
 
 use std::collections::VecDeque;
 use std::io::Read;
@@ -28,6 +31,12 @@ pub const MAX_TEXT: usize = 400;
 const RECENT: usize = 3;
 /// Last lines of the input kept (for the LLM advisor's prompt).
 pub const TAIL_LINES: usize = 40;
+/// Lines kept from above each wrapper line: what the failing step printed last.
+pub const STEP_CONTEXT: usize = 3;
+/// Lines looked at above a wrapper line to find [`STEP_CONTEXT`] that say something.
+const STEP_LOOKBACK: usize = 12;
+/// Wrapper lines remembered, newest kept.
+const STEP_ENDS: usize = 256;
 
 /// One matching line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +65,21 @@ impl PatternHits {
     }
 }
 
+/// A line reporting that a step failed ("The command ... exited with 1"), with the last
+/// lines the step printed above it. Humans read those first when the failure itself says
+/// nothing, as with a lint finding, a diff or a "please commit the changes" notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepEnd {
+    /// The wrapper line.
+    pub line: u64,
+    /// Up to [`STEP_CONTEXT`] lines above it, nearest first, skipping blank lines, other
+    /// wrapper lines and CI fold markers, and stopping at the step's own command line
+    /// (`$ cmd`) or the end of the step before (`The command "..." exited with 0.`).
+    pub before: Vec<Hit>,
+    /// Whether it reports the whole job rather than a step ("Your build exited with 1").
+    pub job_exit: bool,
+}
+
 /// Options for a scan.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ScanLimits {
@@ -76,6 +100,8 @@ pub struct Scan {
     pub all: Vec<(usize, Hit)>,
     /// The last [`TAIL_LINES`] lines, cleaned.
     pub tail: VecDeque<String>,
+    /// The most recent wrapper lines with the output above them, oldest first.
+    pub step_ends: VecDeque<StepEnd>,
 }
 
 /// Scan `input` with every pattern of `library`.
@@ -152,6 +178,22 @@ fn match_region(library: &PatternLibrary, region: &[u8], scan: &mut Scan, limits
                 line: line_number + 1,
                 text: shown(line),
             };
+            if matched
+                .iter()
+                .any(|index| library.patterns[index].is_wrapper())
+            {
+                let before = lines_before(library, region, line_start, line_number, &scan.tail);
+                if scan.step_ends.len() == STEP_ENDS {
+                    scan.step_ends.pop_front();
+                }
+                scan.step_ends.push_back(StepEnd {
+                    line: hit.line,
+                    before,
+                    job_exit: matched
+                        .iter()
+                        .any(|index| library.patterns[index].is_job_exit()),
+                });
+            }
             for index in matched.iter() {
                 record(&mut scan.hits[index], &hit);
                 if let Some(max) = limits.keep_all
@@ -167,6 +209,77 @@ fn match_region(library: &PatternLibrary, region: &[u8], scan: &mut Scan, limits
     let newlines = memchr::memchr_iter(b'\n', region).count() as u64;
     let unterminated = u64::from(!region.is_empty() && !region.ends_with(b"\n"));
     scan.lines = base_line + newlines + unterminated;
+}
+
+/// The lines above the line starting at `line_start` (line `line_number + 1`) that say
+/// something, nearest first; continues into `tail` (the previous blocks' last lines) when
+/// the line is the first of its block.
+fn lines_before(
+    library: &PatternLibrary,
+    region: &[u8],
+    line_start: usize,
+    line_number: u64,
+    tail: &VecDeque<String>,
+) -> Vec<Hit> {
+    let mut before = Vec::new();
+    let mut end = line_start;
+    let mut number = line_number;
+    let mut looked = 0;
+    while end > 0 && number > 0 && looked < STEP_LOOKBACK && before.len() < STEP_CONTEXT {
+        let newline = end - 1;
+        let start = memchr::memrchr(b'\n', &region[..newline]).map_or(0, |index| index + 1);
+        if !step_line(library, &region[start..newline], number, &mut before) {
+            return before;
+        }
+        end = start;
+        number -= 1;
+        looked += 1;
+    }
+    if end == 0 {
+        for text in tail.iter().rev() {
+            if number == 0 || looked >= STEP_LOOKBACK || before.len() >= STEP_CONTEXT {
+                break;
+            }
+            if !step_line(library, text.as_bytes(), number, &mut before) {
+                break;
+            }
+            number -= 1;
+            looked += 1;
+        }
+    }
+    before
+}
+
+/// Take line `number` into a step's last output unless it is noise; false when the walk
+/// up must stop: at the step's own command line (kept) or the previous step's end.
+fn step_line(library: &PatternLibrary, line: &[u8], number: u64, before: &mut Vec<Hit>) -> bool {
+    let trimmed = line.trim_ascii();
+    if trimmed.starts_with(b"The command \"") {
+        return false;
+    }
+    if !is_step_noise(library, trimmed) {
+        before.push(Hit {
+            line: number,
+            text: shown(line),
+        });
+    }
+    !(trimmed.starts_with(b"$ ") || trimmed.starts_with(b"##[group]Run "))
+}
+
+/// Lines that say nothing about why a step failed: blank or punctuation only, CI fold and
+/// timing markers, and other wrapper lines.
+fn is_step_noise(library: &PatternLibrary, line: &[u8]) -> bool {
+    let trimmed = line.trim_ascii();
+    const MARKERS: [&[u8]; 3] = [b"travis_fold:", b"travis_time:", b"##[endgroup]"];
+    !trimmed.iter().any(u8::is_ascii_alphanumeric)
+        || MARKERS
+            .iter()
+            .any(|marker| memchr::memmem::find(trimmed, marker).is_some())
+        || library
+            .set
+            .matches(trimmed)
+            .iter()
+            .any(|index| library.patterns[index].is_wrapper())
 }
 
 /// Append the last lines of `region` to `tail`, keeping [`TAIL_LINES`].
@@ -371,6 +484,84 @@ mod tests {
                     && hit.text.starts_with("segmentation fault")
             )
         );
+    }
+
+    /// A step end as (wrapper line, [(line, text)] above it, job exit).
+    type Step = (u64, Vec<(u64, String)>, bool);
+
+    fn step_ends(text: &[u8]) -> Vec<Step> {
+        let scanned = scan(library(), text, ScanLimits::default()).unwrap();
+        scanned
+            .step_ends
+            .iter()
+            .map(|step| {
+                let before = step
+                    .before
+                    .iter()
+                    .map(|hit| (hit.line, hit.text.clone()))
+                    .collect();
+                (step.line, before, step.job_exit)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_wrapper_line_keeps_what_the_step_printed_last() {
+        let text = b"$ npm run lint\n> lint\n\xe2\x9c\x96 Variable $x is not being used!\n- \n\n\
+npm ERR! code ELIFECYCLE\nThe command \"npm run lint\" exited with 1.\n\
+travis_fold:start:cache\ncache uploaded\nDone. Your build exited with 1.\n";
+        let found = step_ends(text);
+        assert_eq!(found.len(), 3, "{found:?}");
+        // Blank and punctuation-only lines are skipped; the walk stops at the command.
+        assert_eq!(
+            found[0],
+            (
+                6,
+                vec![
+                    (3, "✖ Variable $x is not being used!".to_string()),
+                    (2, "> lint".to_string()),
+                    (1, "$ npm run lint".to_string()),
+                ],
+                false
+            )
+        );
+        // Another wrapper line above is not output.
+        assert_eq!(found[1].1[0].0, 3);
+        assert_eq!(found[2].0, 10);
+        assert!(found[2].2, "the job-level line is marked");
+        assert_eq!(found[2].1, vec![(9, "cache uploaded".to_string())]);
+    }
+
+    #[test]
+    fn the_walk_up_stops_at_the_previous_step() {
+        let text =
+            b"old output\nThe command \"make deps\" exited with 0.\nmake: *** [all] Error 2\n";
+        let found = step_ends(text);
+        assert_eq!(found, vec![(3, vec![], false)]);
+    }
+
+    #[test]
+    fn a_wrapper_opening_a_block_reads_back_into_the_previous_one() {
+        let mut text = Vec::new();
+        let filler = b"ordinary line of build output\n";
+        while text.len() + filler.len() < BLOCK - 40 {
+            text.extend_from_slice(filler);
+        }
+        let mut last = b"diff: README.md differs".to_vec();
+        last.resize(BLOCK - text.len() - 1, b' ');
+        text.extend_from_slice(&last);
+        text.push(b'\n');
+        assert_eq!(text.len(), BLOCK);
+        text.extend_from_slice(b"The command \"./check.sh\" exited with 1.\n");
+        let lines = text.iter().filter(|byte| **byte == b'\n').count() as u64;
+        let found = step_ends(&text);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, lines);
+        assert_eq!(
+            found[0].1[0],
+            (lines - 1, "diff: README.md differs".to_string())
+        );
+        assert_eq!(found[0].1.len(), STEP_CONTEXT);
     }
 
     proptest::proptest! {

@@ -1,15 +1,19 @@
 //! Scoring: from a scan (and context or alert signals) to a ranked diagnosis.
 //!
 //! Each pattern that fired contributes `weight × position × level × repetition`: `position`
-//! grows from 0.25 at the top of the log to 1.0 where the job failed (the last cluster of
-//! wrapper lines such as "exited with 1", else the end) and is 0.5 after it, so the last
-//! errors before the failure count most; `level` halves lines logged at INFO or DEBUG;
-//! `repetition` adds a little for each distinct line that agrees. A category's
-//! score is its strongest pattern plus a share of the others that agree, and the category
-//! holding the last specific error gets a bonus. Signals (a full disk, a down probe, an
-//! alert's type) add to their category. Confidence is the winner's score against the
-//! runner-up and a constant, so one weak match never reads as certain; `unknown` wins
+//! grows from 0.25 at the top of the log to 1.0 where the job failed (the first line of
+//! the last cluster of step wrappers such as "exited with 1", else the end) and is 0.5
+//! after it, so the last errors before the failure count most; `level` halves lines
+//! logged at INFO or DEBUG; `repetition` adds a little for each distinct line that agrees.
+//! A category's score is its strongest pattern plus a share of the others that agree, and
+//! the category holding the last specific error gets a bonus. Signals (a full disk, a down
+//! probe, an alert's type) add to their category. Confidence is the winner's score against
+//! the runner-up and a constant, so one weak match never reads as certain; `unknown` wins
 //! only when nothing specific fired, and then with low confidence.
+//!
+//! The evidence adds the last lines the failing step printed, found by position rather
+//! than by a pattern: a lint finding, a diff or a "commit the generated files" notice often
+//! explains a failure without an error word in it.
 
 use std::collections::BTreeMap;
 
@@ -51,9 +55,9 @@ struct Contribution {
     last_line: u64,
 }
 
-/// Patterns at or below this weight are wrappers reporting a failed step ("exited with
-/// 1"); the last of them marks where the job failed.
-const WRAPPER_WEIGHT: f64 = 0.2;
+/// The `pattern_id` of evidence found by position rather than by a pattern: the last
+/// lines the failing step printed before a wrapper line reported its failure.
+pub const STEP_OUTPUT_ID: &str = "medic.step-output";
 
 /// Wrapper lines at most this far apart belong to the same failure.
 const WRAPPER_CLUSTER_LINES: u64 = 200;
@@ -63,30 +67,36 @@ const WRAPPER_CLUSTER_LINES: u64 = 200;
 /// Errors just before it count most; lines after it (cleanup steps) count less.
 struct Timeline {
     failure_line: f64,
+    /// The wrapper line the job failed at, if any reported it.
+    failure: Option<u64>,
 }
 
 impl Timeline {
-    fn new(library: &PatternLibrary, scan: &Scan) -> Self {
+    fn new(scan: &Scan) -> Self {
         let end = scan.lines.max(1) as f64;
-        let mut wrappers: Vec<u64> = library
-            .patterns
-            .iter()
-            .zip(&scan.hits)
-            .filter(|(pattern, hits)| pattern.weight <= WRAPPER_WEIGHT && hits.count > 0)
-            .flat_map(|(_, hits)| hits.recent.iter().map(|hit| hit.line))
-            .collect();
-        wrappers.sort_unstable_by(|a, b| b.cmp(a));
         // The final cluster of wrapper lines ("The command ... exited with 1", then
         // "Done. Your build exited with 1"): the job failed at its first line.
-        let mut failure_line = wrappers.first().map_or(end, |line| *line as f64);
-        for pair in wrappers.windows(2) {
-            if pair[0] - pair[1] > WRAPPER_CLUSTER_LINES {
-                break;
+        // The job-level wrapper ends the log; it marks the failure only when no step did.
+        let steps_only = scan.step_ends.iter().any(|step| !step.job_exit);
+        let mut wrappers = scan
+            .step_ends
+            .iter()
+            .rev()
+            .filter(|step| !(steps_only && step.job_exit))
+            .map(|step| step.line);
+        let mut failure = wrappers.next();
+        if let Some(mut newer) = failure {
+            for older in wrappers {
+                if newer - older > WRAPPER_CLUSTER_LINES {
+                    break;
+                }
+                failure = Some(older);
+                newer = older;
             }
-            failure_line = pair[1] as f64;
         }
         Timeline {
-            failure_line: failure_line.max(1.0),
+            failure_line: failure.map_or(end, |line| line as f64).max(1.0),
+            failure,
         }
     }
 
@@ -108,7 +118,7 @@ pub fn score(
     signals: &[Signal],
     threshold: f64,
 ) -> Diagnosis {
-    let timeline = Timeline::new(library, scan);
+    let timeline = Timeline::new(scan);
     let mut contributions: Vec<Contribution> = scan
         .hits
         .iter()
@@ -281,6 +291,7 @@ fn round(value: f64) -> f64 {
 /// Evidence, strongest first: each kept line scores its pattern's weight (compressed, so
 /// a late generic error can outrank an early specific one) times its place in the log,
 /// with a bonus for the chosen cause; wrapper lines ("exited with 1") sink to the end.
+/// The failing step's last output ([`STEP_OUTPUT_ID`]) is woven in; see [`Slot`].
 fn order_evidence(
     library: &PatternLibrary,
     scan: &Scan,
@@ -311,6 +322,22 @@ fn order_evidence(
         }
     }
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.line.cmp(&a.1.line)));
+    let step: Vec<Evidence> = timeline
+        .failure
+        .and_then(|line| scan.step_ends.iter().find(|step| step.line == line))
+        .map(|step| {
+            step.before
+                .iter()
+                .map(|hit| Evidence {
+                    pattern_id: STEP_OUTPUT_ID.to_string(),
+                    line: hit.line,
+                    text: hit.text.clone(),
+                    root_cause: RootCause::Unknown,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
     // The first lines shown are each a different pattern's best, so a pattern repeated on
     // many lines does not crowd out a different kind of error; then the rest by score.
     let mut evidence: Vec<Evidence> = Vec::new();
@@ -333,7 +360,57 @@ fn order_evidence(
             evidence.push(item);
         }
     }
-    evidence
+    let lead_specific = evidence.first().is_some_and(|item| {
+        library
+            .patterns
+            .iter()
+            .find(|pattern| pattern.id == item.pattern_id)
+            .is_some_and(|pattern| pattern.weight > GENERIC_WEIGHT)
+    });
+    interleave(evidence, step, lead_specific)
+}
+
+/// Where each leading evidence slot comes from: the pattern-ranked lines or the failing
+/// step's last output. A specific error stays first with the step's output beside it;
+/// when only generic lines matched ("npm ERR!", "error:"), what the step printed last
+/// explains more and leads. Past these slots, patterns; either source fills in for the
+/// other when it runs out.
+#[derive(Clone, Copy, PartialEq)]
+enum Slot {
+    Pattern,
+    Step,
+}
+const AFTER_SPECIFIC: [Slot; 5] = [
+    Slot::Pattern,
+    Slot::Step,
+    Slot::Pattern,
+    Slot::Step,
+    Slot::Step,
+];
+const AFTER_GENERIC: [Slot; 3] = [Slot::Step, Slot::Step, Slot::Pattern];
+
+fn interleave(patterns: Vec<Evidence>, step: Vec<Evidence>, lead_specific: bool) -> Vec<Evidence> {
+    let slots: &[Slot] = if lead_specific {
+        &AFTER_SPECIFIC
+    } else {
+        &AFTER_GENERIC
+    };
+    let mut patterns = patterns.into_iter();
+    let mut step = step.into_iter();
+    let mut merged: Vec<Evidence> = Vec::new();
+    let mut slot = 0;
+    while merged.len() < MAX_EVIDENCE {
+        let next = match slots.get(slot).copied().unwrap_or(Slot::Pattern) {
+            Slot::Pattern => patterns.next().or_else(|| step.next()),
+            Slot::Step => step.next().or_else(|| patterns.next()),
+        };
+        let Some(item) = next else { break };
+        slot += 1;
+        if !merged.iter().any(|seen| seen.line == item.line) {
+            merged.push(item);
+        }
+    }
+    merged
 }
 
 fn summarize(
@@ -363,6 +440,10 @@ fn summarize(
                 signal.description
             ),
             _ => match evidence.first() {
+                Some(line) if line.pattern_id == STEP_OUTPUT_ID => format!(
+                    "unknown ({percent}%): no known cause fits; the failing step printed last, line {}: {}",
+                    line.line, line.text
+                ),
                 Some(line) => format!(
                     "unknown ({percent}%): no known cause fits; the strongest error is line {}: {}",
                     line.line, line.text
@@ -370,5 +451,86 @@ fn summarize(
                 None => format!("unknown ({percent}%): no known error pattern matched"),
             },
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnosis::{ScanLimits, scan};
+
+    fn diagnose(text: &str) -> Diagnosis {
+        let library = PatternLibrary::builtin().unwrap();
+        let scanned = scan(&library, text.as_bytes(), ScanLimits::default()).unwrap();
+        score(&library, &scanned, &[], 0.6)
+    }
+
+    fn leading(diagnosis: &Diagnosis) -> Vec<(&str, u64)> {
+        diagnosis
+            .evidence
+            .iter()
+            .take(3)
+            .map(|item| (item.pattern_id.as_str(), item.line))
+            .collect()
+    }
+
+    #[test]
+    fn the_step_output_id_is_one_no_pattern_may_take() {
+        assert!(STEP_OUTPUT_ID.starts_with(crate::diagnosis::known_errors::RESERVED_ID_PREFIX));
+    }
+
+    #[test]
+    fn the_step_output_leads_when_only_generic_lines_matched() {
+        let diagnosis = diagnose(
+            "$ ./tools/check-generated.sh\n M dist/app.js\nPlease rebuild and commit the changes.\n\
+The command \"./tools/check-generated.sh\" exited with 1.\nDone. Your build exited with 1.\n",
+        );
+        assert_eq!(diagnosis.root_cause, RootCause::Unknown);
+        assert_eq!(
+            leading(&diagnosis),
+            [
+                (STEP_OUTPUT_ID, 3),
+                (STEP_OUTPUT_ID, 2),
+                ("unknown.exit-status", 4)
+            ]
+        );
+        assert!(
+            diagnosis
+                .summary
+                .contains("the failing step printed last, line 3"),
+            "{}",
+            diagnosis.summary
+        );
+    }
+
+    #[test]
+    fn a_specific_error_stays_first_with_the_step_output_beside_it() {
+        let diagnosis = diagnose(
+            "$ cp big.img /mnt/out/\ncp: error writing '/mnt/out/big.img': No space left on device\n\
+copied 0 files\nThe command \"cp big.img /mnt/out/\" exited with 1.\n",
+        );
+        assert_eq!(diagnosis.root_cause, RootCause::Storage);
+        assert_eq!(diagnosis.evidence[0].pattern_id, "storage.enospc");
+        assert_eq!(
+            (
+                diagnosis.evidence[1].pattern_id.as_str(),
+                diagnosis.evidence[1].line
+            ),
+            (STEP_OUTPUT_ID, 3)
+        );
+    }
+
+    #[test]
+    fn the_job_exit_line_does_not_hide_the_failing_step() {
+        // The step failed at line 3; hundreds of lines of cache upload follow before the
+        // job-level line, which must not be taken for the failure.
+        let mut text =
+            String::from("$ make lint\nsrc/a.c: style: tabs\nmake: *** [lint] Error 1\n");
+        for index in 0..400 {
+            text.push_str(&format!("uploading cache part {index}\n"));
+        }
+        text.push_str("Done. Your build exited with 1.\n");
+        let diagnosis = diagnose(&text);
+        assert_eq!(leading(&diagnosis)[0], (STEP_OUTPUT_ID, 2), "{diagnosis:?}");
     }
 }
