@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
+use regex_syntax::hir::{Hir, HirKind};
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -83,6 +84,8 @@ pub struct Pattern {
     pub weight: f64,
     /// The file it came from.
     pub file: String,
+    /// The regex, compiled.
+    exact: Regex,
 }
 
 /// Patterns at or below this weight are wrappers: lines that report a step failed ("The
@@ -112,8 +115,11 @@ impl Pattern {
 pub struct PatternLibrary {
     /// The patterns, in set order.
     pub patterns: Vec<Pattern>,
-    pub(crate) set: RegexSet,
-    /// Any pattern, multi-line: finds candidate lines fast in a whole block.
+    /// Each pattern as written, to confirm a candidate line.
+    exact: Vec<Regex>,
+    /// Every pattern's candidate regex (see `candidate_regex`): which might match a line.
+    set: RegexSet,
+    /// Any candidate, multi-line: finds candidate lines fast in a whole block.
     pub(crate) any: Regex,
 }
 
@@ -258,7 +264,7 @@ fn check_pattern(raw: RawPattern, file: &str) -> Result<Pattern, PatternError> {
             format!("is longer than {MAX_REGEX_LEN} bytes"),
         ));
     }
-    compile_one(&raw.regex).map_err(|message| PatternError::Regex {
+    let exact = compile_one(&raw.regex).map_err(|message| PatternError::Regex {
         file: file.to_string(),
         id: raw.id.clone(),
         message,
@@ -273,11 +279,70 @@ fn check_pattern(raw: RawPattern, file: &str) -> Result<Pattern, PatternError> {
         hint: raw.hint,
         weight: raw.weight,
         file: file.to_string(),
+        exact,
     })
+}
+
+impl PatternLibrary {
+    /// The indexes of the patterns that match `line`: the candidate set narrows the 100-odd
+    /// patterns to the few that might, in one pass, and each of those is confirmed exactly.
+    pub(crate) fn matching<'a>(&'a self, line: &'a [u8]) -> impl Iterator<Item = usize> + 'a {
+        self.set
+            .matches(line)
+            .into_iter()
+            .filter(move |index| self.exact[*index].is_match(line))
+    }
+}
+
+/// Bounded repeats longer than this are unbounded in the candidate regex.
+const WIDEN_ABOVE: u32 = 4;
+
+/// `pattern`'s regex made looser for finding candidate lines: a bounded repeat such as
+/// `.{1,200}` becomes `.+`. Every line the pattern matches still matches (a line cannot
+/// hold a newline, so `.+` stays on it), and the set confirms each candidate exactly. The
+/// combined automaton otherwise needs a state per position inside every such window and
+/// spends its time building states rather than matching.
+fn candidate_regex(pattern: &Pattern) -> Result<String, PatternError> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .multi_line(true)
+        .build()
+        .parse(&pattern.regex)
+        .map_err(|error| PatternError::Regex {
+            file: pattern.file.clone(),
+            id: pattern.id.clone(),
+            message: error.to_string(),
+        })?;
+    Ok(widen(hir).to_string())
+}
+
+fn widen(hir: Hir) -> Hir {
+    match hir.into_kind() {
+        HirKind::Repetition(mut repetition) => {
+            if repetition.max.is_some_and(|max| max > WIDEN_ABOVE) {
+                repetition.min = repetition.min.min(1);
+                repetition.max = None;
+            }
+            repetition.sub = Box::new(widen(*repetition.sub));
+            Hir::repetition(repetition)
+        }
+        HirKind::Capture(mut capture) => {
+            capture.sub = Box::new(widen(*capture.sub));
+            Hir::capture(capture)
+        }
+        HirKind::Concat(parts) => Hir::concat(parts.into_iter().map(widen).collect()),
+        HirKind::Alternation(parts) => Hir::alternation(parts.into_iter().map(widen).collect()),
+        HirKind::Empty => Hir::empty(),
+        HirKind::Literal(literal) => Hir::literal(literal.0),
+        HirKind::Class(class) => Hir::class(class),
+        HirKind::Look(look) => Hir::look(look),
+    }
 }
 
 fn compile_one(regex: &str) -> Result<Regex, String> {
     let compiled = RegexBuilder::new(regex)
+        .unicode(false)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map_err(|error| error.to_string())?;
@@ -301,26 +366,34 @@ impl PatternLibrary {
                 });
             }
         }
-        let sources: Vec<String> = patterns
-            .iter()
-            .map(|pattern| format!("(?m){}", pattern.regex))
-            .collect();
-        let set = RegexSetBuilder::new(&sources)
+        let mut exact = Vec::with_capacity(patterns.len());
+        let mut candidates = Vec::with_capacity(patterns.len());
+        for pattern in &patterns {
+            exact.push(pattern.exact.clone());
+            candidates.push(candidate_regex(pattern)?);
+        }
+        // The printed candidates carry their own flags (`(?-u:...)` for the ASCII classes
+        // they were parsed as), so they are compiled with the defaults.
+        let set = RegexSetBuilder::new(&candidates)
             .size_limit(SET_SIZE_LIMIT)
             .dfa_size_limit(SET_SIZE_LIMIT)
             .build()
             .map_err(|error| PatternError::Set(error.to_string()))?;
-        let any_source: Vec<String> = patterns
+        let any_source: Vec<String> = candidates
             .iter()
-            .map(|pattern| format!("(?:{})", pattern.regex))
+            .map(|candidate| format!("(?:{candidate})"))
             .collect();
-        let any = RegexBuilder::new(&format!("(?m){}", any_source.join("|")))
-            .unicode(false)
+        let any = RegexBuilder::new(&any_source.join("|"))
             .size_limit(SET_SIZE_LIMIT)
             .dfa_size_limit(SET_SIZE_LIMIT)
             .build()
             .map_err(|error| PatternError::Set(error.to_string()))?;
-        Ok(PatternLibrary { patterns, set, any })
+        Ok(PatternLibrary {
+            patterns,
+            exact,
+            set,
+            any,
+        })
     }
 
     /// The built-in patterns only.
@@ -360,6 +433,53 @@ pub fn load_library(user_dir: Option<&Path>) -> Result<PatternLibrary, PatternEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn candidates_match_every_line_their_pattern_matches() {
+        let library = PatternLibrary::builtin().unwrap();
+        let dev = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/failures/dev.jsonl"
+        ))
+        .unwrap();
+        let mut confirmed = 0;
+        for case in dev.lines() {
+            let case: serde_json::Value = serde_json::from_str(case).unwrap();
+            for line in case["log"].as_str().unwrap().lines() {
+                let candidates = library.set.matches(line.as_bytes());
+                for (index, pattern) in library.patterns.iter().enumerate() {
+                    if pattern.exact.is_match(line.as_bytes()) {
+                        assert!(
+                            candidates.matched(index),
+                            "{}'s candidate misses: {line}",
+                            pattern.id
+                        );
+                        assert!(library.any.is_match(line.as_bytes()));
+                        confirmed += 1;
+                    }
+                }
+            }
+        }
+        assert!(confirmed > 100, "{confirmed} matches checked");
+    }
+
+    #[test]
+    fn widening_loosens_only_long_bounded_repeats() {
+        let pattern = parse_pattern_file(
+            "[[pattern]]\nid = \"x.y\"\nregex = 'Failed to fetch .{1,200}(refused|reset) \\d{4}'\nroot_cause = \"network\"\nseverity = \"low\"\ndescription = \"d\"\nhint = \"h\"\nweight = 1.0\n",
+            "x.toml",
+        )
+        .unwrap()
+        .remove(0);
+        let candidate = Regex::new(&candidate_regex(&pattern).unwrap()).unwrap();
+        let long = format!("Failed to fetch {} refused 1234", "x".repeat(300));
+        assert!(candidate.is_match(long.as_bytes()));
+        assert!(!pattern.exact.is_match(long.as_bytes()));
+        assert!(
+            !candidate.is_match(b"Failed to fetch x refused 12"),
+            "\\d{{4}} is kept"
+        );
+    }
 
     #[test]
     fn pattern_ids_in_medics_own_namespace_are_refused() {

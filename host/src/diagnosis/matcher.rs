@@ -4,7 +4,8 @@
 //! `\r\n` made `\n`, and for a line redrawn with lone `\r`s only its last state kept, as a
 //! terminal shows it). One regex holding every pattern finds candidate lines across the
 //! whole block, so lines that match nothing cost one automaton pass; each candidate line
-//! is then confirmed against the pattern set to learn which patterns fired. Invalid UTF-8
+//! is then run through the candidate set, and the few patterns it flags are confirmed
+//! exactly (see `PatternLibrary::matching`). Invalid UTF-8
 //! is matched as bytes and shown lossily. Memory is bounded by the block size plus a few
 //! kept lines per pattern, whatever the log's size; a line longer than [`MAX_LINE`] is
 //! split, and only the first [`MATCHED_PREFIX`] bytes of a line are matched, so a
@@ -172,15 +173,15 @@ fn match_region(library: &PatternLibrary, region: &[u8], scan: &mut Scan, limits
         line_number += memchr::memchr_iter(b'\n', &region[counted_to..line_start]).count() as u64;
         counted_to = line_start;
         let line = &region[line_start..line_end];
-        let matched = library.set.matches(line);
-        if matched.matched_any() {
+        let matched: Vec<usize> = library.matching(line).collect();
+        if !matched.is_empty() {
             let hit = Hit {
                 line: line_number + 1,
                 text: shown(line),
             };
             if matched
                 .iter()
-                .any(|index| library.patterns[index].is_wrapper())
+                .any(|index| library.patterns[*index].is_wrapper())
             {
                 let before = lines_before(library, region, line_start, line_number, &scan.tail);
                 if scan.step_ends.len() == STEP_ENDS {
@@ -191,10 +192,10 @@ fn match_region(library: &PatternLibrary, region: &[u8], scan: &mut Scan, limits
                     before,
                     job_exit: matched
                         .iter()
-                        .any(|index| library.patterns[index].is_job_exit()),
+                        .any(|index| library.patterns[*index].is_job_exit()),
                 });
             }
-            for index in matched.iter() {
+            for &index in &matched {
                 record(&mut scan.hits[index], &hit);
                 if let Some(max) = limits.keep_all
                     && scan.all.len() < max
@@ -276,9 +277,7 @@ fn is_step_noise(library: &PatternLibrary, line: &[u8]) -> bool {
             .iter()
             .any(|marker| memchr::memmem::find(trimmed, marker).is_some())
         || library
-            .set
-            .matches(trimmed)
-            .iter()
+            .matching(trimmed)
             .any(|index| library.patterns[index].is_wrapper())
 }
 
