@@ -242,7 +242,7 @@ pub fn score(
     let summary = summarize(
         library,
         root_cause,
-        confidence,
+        round(confidence),
         chosen.first().map(|c| c.pattern),
         &evidence,
         signals,
