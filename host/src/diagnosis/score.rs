@@ -398,19 +398,20 @@ fn interleave(patterns: Vec<Evidence>, step: Vec<Evidence>, lead_specific: bool)
     let mut patterns = patterns.into_iter();
     let mut step = step.into_iter();
     let mut merged: Vec<Evidence> = Vec::new();
-    let mut slot = 0;
     while merged.len() < MAX_EVIDENCE {
-        let next = match slots.get(slot).copied().unwrap_or(Slot::Pattern) {
-            Slot::Pattern => patterns.next().or_else(|| step.next()),
-            Slot::Step => step.next().or_else(|| patterns.next()),
+        let next = match slots.get(merged.len()).copied().unwrap_or(Slot::Pattern) {
+            Slot::Pattern => unseen(&mut patterns, &merged).or_else(|| unseen(&mut step, &merged)),
+            Slot::Step => unseen(&mut step, &merged).or_else(|| unseen(&mut patterns, &merged)),
         };
         let Some(item) = next else { break };
-        slot += 1;
-        if !merged.iter().any(|seen| seen.line == item.line) {
-            merged.push(item);
-        }
+        merged.push(item);
     }
     merged
+}
+
+/// The next item of `source` on a line not already in `seen`.
+fn unseen(source: &mut impl Iterator<Item = Evidence>, seen: &[Evidence]) -> Option<Evidence> {
+    source.find(|item| !seen.iter().any(|kept| kept.line == item.line))
 }
 
 fn summarize(
