@@ -63,6 +63,60 @@ fn diagnosis_names_the_labelled_root_cause_of_real_failures() {
     );
 }
 
+#[test]
+fn error_conditions_of_other_tools_name_their_cause() {
+    // Messages in the formats these tools print, for conditions dev.jsonl does not hold.
+    let library = PatternLibrary::builtin().unwrap();
+    let cases = [
+        (
+            "Get \"https://10.0.0.5/v2/\": dial tcp 10.0.0.5:443: i/o timeout",
+            "timeout",
+        ),
+        (
+            "W: GPG error: http://deb.example.org stable InRelease: The following signatures couldn't be verified because the public key is not available: NO_PUBKEY 0123456789ABCDEF",
+            "credential",
+        ),
+        (
+            "Caused by: java.net.UnknownHostException: db.internal: Name or service not known",
+            "network",
+        ),
+        (
+            "javax.net.ssl.SSLHandshakeException: PKIX path building failed: unable to find valid certification path to requested target",
+            "network",
+        ),
+        ("error: linker `cc` not found", "package"),
+        (
+            "toomanyrequests: You have reached your pull rate limit. You may increase the limit by authenticating and upgrading",
+            "resource_exhaustion",
+        ),
+        (
+            "ERROR: Job failed: execution took longer than 1h0m0s seconds",
+            "timeout",
+        ),
+        (
+            "[ 2461.178353] INFO: task jbd2/sda1-8:312 blocked for more than 120 seconds.",
+            "storage",
+        ),
+        (
+            "/opt/app/bin/server: error while loading shared libraries: libssl.so.1.1: cannot open shared object file: No such file or directory",
+            "package",
+        ),
+        (
+            "Warning: Failed to pull image \"ghcr.io/acme/api:1.2\": no matching manifest for linux/arm64/v8 in the manifest list entries",
+            "package",
+        ),
+    ];
+    for (line, cause) in cases {
+        let diagnosis = diagnose_text(&library, format!("{line}\n").as_bytes());
+        assert_eq!(
+            diagnosis.root_cause.as_str(),
+            cause,
+            "{line}: {}",
+            diagnosis.summary
+        );
+    }
+}
+
 /// The keyword classifier of seed 001 (`_classify_error`: first substring hit wins), its
 /// error types mapped as generously as the taxonomy allows; a baseline to beat.
 fn seed_keyword_classifier(log: &str) -> &'static str {
