@@ -73,6 +73,9 @@ pub fn crate_dirs(parent: &Path) -> Result<Vec<PathBuf>, BuildError> {
     Ok(dirs)
 }
 
+/// Names the rustup toolchain to build the guests with, when it is not the outer build's.
+pub const GUEST_TOOLCHAIN_VAR: &str = "MEDIC_GUEST_TOOLCHAIN";
+
 /// Build every crate in `crate_dirs` for `wasm32-wasip2` in one cargo invocation, and
 /// tell cargo to rerun the calling build script when any of them, the SDK or the WIT
 /// changes.
@@ -92,8 +95,24 @@ pub fn build(workspace: &Path, crate_dirs: &[PathBuf]) -> Result<Vec<Built>, Bui
         return Ok(Vec::new());
     }
 
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // The guests' pinned hashes come from the project's toolchain. A build with another
+    // one (cargo fuzz runs nightly, which may lack the wasm target) names the toolchain for
+    // the guests in MEDIC_GUEST_TOOLCHAIN; rustup's cargo then runs it, and the outer
+    // build's compiler is not passed down.
+    println!("cargo:rerun-if-env-changed={GUEST_TOOLCHAIN_VAR}");
+    let guest_toolchain = env::var_os(GUEST_TOOLCHAIN_VAR).filter(|value| !value.is_empty());
+    let cargo = match &guest_toolchain {
+        Some(_) => "cargo".into(),
+        None => env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+    };
     let mut command = Command::new(cargo);
+    if let Some(toolchain) = &guest_toolchain {
+        command
+            .env("RUSTUP_TOOLCHAIN", toolchain)
+            .env_remove("RUSTC")
+            .env_remove("RUSTDOC")
+            .env_remove("RUSTC_WRAPPER");
+    }
     command
         .current_dir(workspace)
         .arg("build")
