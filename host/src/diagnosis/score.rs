@@ -423,7 +423,12 @@ fn summarize(
     signals: &[Signal],
 ) -> String {
     let percent = (confidence * 100.0).round();
-    match (top, evidence.first()) {
+    // Quote a line of the named cause when there is one, not a neighbouring generic line.
+    let quoted = evidence
+        .iter()
+        .find(|line| line.root_cause == root_cause)
+        .or(evidence.first());
+    match (top, quoted) {
         (Some(pattern), Some(line)) if root_cause != RootCause::Unknown => format!(
             "{} ({percent}%): {}; line {}: {}",
             root_cause.as_str(),
