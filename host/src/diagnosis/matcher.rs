@@ -382,7 +382,11 @@ fn skip_escape(raw: &[u8], start: usize) -> usize {
             while index < raw.len() && !(0x40..=0x7e).contains(&raw[index]) && raw[index] != b'\n' {
                 index += 1;
             }
-            (index + 1).min(raw.len())
+            // A sequence cut short by the end of the line ends there; the newline is kept.
+            match raw.get(index) {
+                Some(b'\n') | None => index,
+                Some(_) => index + 1,
+            }
         }
         Some(b']') => {
             let mut index = start + 2;
@@ -399,8 +403,8 @@ fn skip_escape(raw: &[u8], start: usize) -> usize {
                 _ => index,
             }
         }
+        Some(b'\n') | None => start + 1,
         Some(_) => start + 2,
-        None => start + 1,
     }
 }
 
@@ -487,6 +491,22 @@ mod tests {
 
     /// A step end as (wrapper line, [(line, text)] above it, job exit).
     type Step = (u64, Vec<(u64, String)>, bool);
+
+    #[test]
+    fn an_escape_cut_by_a_newline_keeps_the_newline() {
+        // Found by the log_reader fuzz target in a Travis log: `ESC [` then a newline.
+        let text = b"first\x1b[\nsecond: No space left on device\nthird\x1b[33\nfourth\x1b\n";
+        let scanned = scan(library(), &text[..], ScanLimits { keep_all: Some(10) }).unwrap();
+        assert_eq!(scanned.lines, 4);
+        assert!(
+            scanned
+                .all
+                .iter()
+                .any(|(_, hit)| hit.line == 2 && hit.text == "second: No space left on device"),
+            "{:?}",
+            scanned.all
+        );
+    }
 
     fn step_ends(text: &[u8]) -> Vec<Step> {
         let scanned = scan(library(), text, ScanLimits::default()).unwrap();
