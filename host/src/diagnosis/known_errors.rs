@@ -115,8 +115,6 @@ impl Pattern {
 pub struct PatternLibrary {
     /// The patterns, in set order.
     pub patterns: Vec<Pattern>,
-    /// Each pattern as written, to confirm a candidate line.
-    exact: Vec<Regex>,
     /// Every pattern's candidate regex (see `candidate_regex`): which might match a line.
     set: RegexSet,
     /// Any candidate, multi-line: finds candidate lines fast in a whole block.
@@ -290,7 +288,7 @@ impl PatternLibrary {
         self.set
             .matches(line)
             .into_iter()
-            .filter(move |index| self.exact[*index].is_match(line))
+            .filter(move |index| self.patterns[*index].exact.is_match(line))
     }
 }
 
@@ -366,12 +364,10 @@ impl PatternLibrary {
                 });
             }
         }
-        let mut exact = Vec::with_capacity(patterns.len());
-        let mut candidates = Vec::with_capacity(patterns.len());
-        for pattern in &patterns {
-            exact.push(pattern.exact.clone());
-            candidates.push(candidate_regex(pattern)?);
-        }
+        let candidates = patterns
+            .iter()
+            .map(candidate_regex)
+            .collect::<Result<Vec<_>, _>>()?;
         // The printed candidates carry their own flags (`(?-u:...)` for the ASCII classes
         // they were parsed as), so they are compiled with the defaults.
         let set = RegexSetBuilder::new(&candidates)
@@ -388,12 +384,7 @@ impl PatternLibrary {
             .dfa_size_limit(SET_SIZE_LIMIT)
             .build()
             .map_err(|error| PatternError::Set(error.to_string()))?;
-        Ok(PatternLibrary {
-            patterns,
-            exact,
-            set,
-            any,
-        })
+        Ok(PatternLibrary { patterns, set, any })
     }
 
     /// The built-in patterns only.

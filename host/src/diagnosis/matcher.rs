@@ -161,6 +161,7 @@ fn match_region(library: &PatternLibrary, region: &[u8], scan: &mut Scan, limits
     let mut counted_to = 0;
     let mut line_number = base_line;
     let mut position = 0;
+    let mut matched: Vec<usize> = Vec::new();
     while position < region.len() {
         let Some(found) = library.any.find_at(region, position) else {
             break;
@@ -173,7 +174,8 @@ fn match_region(library: &PatternLibrary, region: &[u8], scan: &mut Scan, limits
         line_number += memchr::memchr_iter(b'\n', &region[counted_to..line_start]).count() as u64;
         counted_to = line_start;
         let line = &region[line_start..line_end];
-        let matched: Vec<usize> = library.matching(line).collect();
+        matched.clear();
+        matched.extend(library.matching(line));
         if !matched.is_empty() {
             let hit = Hit {
                 line: line_number + 1,
