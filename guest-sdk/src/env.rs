@@ -10,7 +10,6 @@
 //!     match env::get("ADMIN_TOKEN") {
 //!         Ok(Some(value)) => Ok(value),
 //!         Ok(None) => Err(Error::failed("ADMIN_TOKEN is not set on this host")),
-//!         Err(Error::Denied { reason }) => Err(Error::failed(format!("ADMIN_TOKEN not declared: {reason}"))),
 //!         Err(other) => Err(other),
 //!     }
 //! }

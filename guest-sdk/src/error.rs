@@ -26,12 +26,25 @@ pub enum Error {
         /// What went wrong.
         message: String,
     },
+    /// The incident lacks a parameter the remediation needs, or one is invalid; the
+    /// remediation did nothing.
+    InvalidInput {
+        /// Which parameter, and what is wrong with it.
+        message: String,
+    },
 }
 
 impl Error {
     /// A failure with a message, for a remediation's own errors.
     pub fn failed(message: impl Into<String>) -> Self {
         Error::Failed {
+            message: message.into(),
+        }
+    }
+
+    /// An incident parameter is missing or invalid.
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Error::InvalidInput {
             message: message.into(),
         }
     }
@@ -48,6 +61,7 @@ impl fmt::Display for Error {
             Error::Denied { reason } => write!(f, "denied: {reason}"),
             Error::NotFound { what } => write!(f, "not found: {what}"),
             Error::Failed { message } => write!(f, "{message}"),
+            Error::InvalidInput { message } => write!(f, "invalid input: {message}"),
         }
     }
 }
@@ -60,6 +74,7 @@ impl From<HostError> for Error {
             HostError::Denied(reason) => Error::Denied { reason },
             HostError::NotFound(what) => Error::NotFound { what },
             HostError::Failed(message) => Error::Failed { message },
+            HostError::InvalidInput(message) => Error::InvalidInput { message },
         }
     }
 }
@@ -70,6 +85,7 @@ impl From<Error> for HostError {
             Error::Denied { reason } => HostError::Denied(reason),
             Error::NotFound { what } => HostError::NotFound(what),
             Error::Failed { message } => HostError::Failed(message),
+            Error::InvalidInput { message } => HostError::InvalidInput(message),
         }
     }
 }

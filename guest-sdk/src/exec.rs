@@ -11,8 +11,9 @@
 //! fn status(unit: &str) -> Result<bool, Error> {
 //!     match exec::run("/usr/bin/systemctl", &["is-active", unit]) {
 //!         Ok(output) => Ok(output.success()),
-//!         Err(Error::Denied { reason }) => Err(Error::failed(format!("cannot ask systemd: {reason}"))),
-//!         Err(other) => Err(other),
+//!         // A refusal stays a refusal: the host has recorded it, and the run is `denied`.
+//!         Err(denied @ Error::Denied { .. }) => Err(denied),
+//!         Err(other) => Err(Error::failed(format!("cannot ask systemd: {other}"))),
 //!     }
 //! }
 //! ```

@@ -1,8 +1,9 @@
 //! Files under the manifest's granted roots, through the host's `fs` capability.
 //!
-//! Paths are absolute host paths. The host finds the granted root that holds the path and
-//! resolves the rest beneath it with cap-std: `..`, symlinks and other absolute paths
-//! cannot leave the root, and a read-only grant refuses every change.
+//! Paths are absolute host paths. The host finds the granted root that holds the path,
+//! opens it afresh on every call without following symlinks, and opens the rest beneath it
+//! the same way: `..` and symlinks are refused, never followed; a FIFO, socket or device is
+//! refused; a read-only grant refuses every change, and so does the host while `plan` runs.
 //!
 //! ```no_run
 //! use medic_guest_sdk::{fs, Error};
@@ -10,7 +11,8 @@
 //! fn log_size(dir: &str) -> Result<u64, Error> {
 //!     match fs::list(dir) {
 //!         Ok(entries) => Ok(entries.iter().filter(|e| !e.is_dir).map(|e| e.size).sum()),
-//!         Err(Error::Denied { reason }) => Err(Error::failed(format!("`{dir}` is not granted: {reason}"))),
+//!         Err(denied @ Error::Denied { .. }) => Err(denied),
+//!         Err(Error::NotFound { .. }) => Ok(0),
 //!         Err(other) => Err(other),
 //!     }
 //! }

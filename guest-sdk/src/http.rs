@@ -10,7 +10,8 @@
 //! fn healthy(url: &str) -> Result<bool, Error> {
 //!     match http::get(url) {
 //!         Ok(response) => Ok(response.status == 200),
-//!         Err(Error::Denied { reason }) => Err(Error::failed(format!("health check not granted: {reason}"))),
+//!         // Not reaching the server means unhealthy; being refused is a refusal.
+//!         Err(denied @ Error::Denied { .. }) => Err(denied),
 //!         Err(_) => Ok(false),
 //!     }
 //! }

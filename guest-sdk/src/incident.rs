@@ -30,10 +30,11 @@ impl Incident {
         lookup(&self.params, name)
     }
 
-    /// The parameter `name`, or an error naming it.
+    /// The parameter `name`, or [`Error::InvalidInput`] naming it: the run ends as
+    /// `invalid_input`, not as a failed remediation.
     pub fn require_param(&self, name: &str) -> Result<&str, Error> {
         self.param(name)
-            .ok_or_else(|| Error::failed(format!("incident has no parameter `{name}`")))
+            .ok_or_else(|| Error::invalid_input(format!("incident has no parameter `{name}`")))
     }
 
     /// The label `name`, if present.

@@ -27,7 +27,7 @@
 //!         match exec::run("/usr/bin/systemctl", &["restart", "nginx.service"]) {
 //!             Ok(output) if output.success() => Ok("restarted nginx".to_string()),
 //!             Ok(output) => Err(Error::failed(format!("systemctl said: {}", output.stderr_lossy()))),
-//!             Err(Error::Denied { reason }) => Err(Error::failed(format!("not allowed: {reason}"))),
+//!             Err(denied @ Error::Denied { .. }) => Err(denied),
 //!             Err(other) => Err(other),
 //!         }
 //!     }

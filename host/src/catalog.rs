@@ -1,13 +1,23 @@
 //! Finding a remediation by bundled name or directory, and loading it safely: manifest
 //! parsed and checked, component hash verified against the manifest and any operator pin,
-//! grants checked against the risk ceiling. Nothing runs until all of that passed.
+//! grants checked against the risk ceiling and against medic's own state, every exec
+//! grant's program checked and held open. Nothing runs until all of that passed.
+//!
+//! A bare name means a bundled remediation and is never shadowed by a directory of that
+//! name in the working directory; a directory is named as a path (`./fix`, `/opt/fix`),
+//! and a directory whose manifest claims a bundled name is refused.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::Config;
-use crate::manifest::{self, Manifest, ManifestError, check_within_ceiling};
+use crate::manifest::{self, Access, Manifest, ManifestError, Origin, check_within_ceiling};
+use crate::nofollow::{self, OpenError};
+use crate::process::{CheckedProgram, check_program};
+use crate::sandbox::limits::MAX_COMPONENT_BYTES;
+use crate::store::data_dir::Protected;
 
 /// A remediation compiled into the binary (see `build.rs`).
 #[derive(Debug)]
@@ -31,7 +41,18 @@ pub enum Provenance {
     Directory(PathBuf),
 }
 
-/// A remediation ready to prepare: checked manifest and matching component bytes.
+impl Provenance {
+    /// How to name it again: the bundled name, or the directory's path.
+    pub fn location(&self, name: &str) -> String {
+        match self {
+            Provenance::Bundled => name.to_string(),
+            Provenance::Directory(dir) => dir.display().to_string(),
+        }
+    }
+}
+
+/// A remediation ready to prepare: checked manifest, matching component bytes, and the
+/// programs its exec grants name, checked and held open.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     /// The checked manifest.
@@ -40,6 +61,8 @@ pub struct Loaded {
     pub wasm: Cow<'static, [u8]>,
     /// Bundled or from disk.
     pub provenance: Provenance,
+    /// Each exec grant's program by its declared path; `None` when absent on this host.
+    pub programs: BTreeMap<PathBuf, Option<CheckedProgram>>,
 }
 
 /// The bundled manifests, parsed.
@@ -54,27 +77,22 @@ fn bundled_path(name: &str) -> PathBuf {
     PathBuf::from(format!("<bundled>/{name}/{}", manifest::MANIFEST_FILE))
 }
 
-/// Load `name_or_path`: a directory (or its `remediation.toml`) when such a path exists,
-/// else a bundled name. Checks the component hash, the operator's pins and the ceiling.
-pub fn load_remediation(name_or_path: &str, config: &Config) -> Result<Loaded, ManifestError> {
-    let path = Path::new(name_or_path);
-    let loaded = if path.exists() {
-        let manifest = manifest::load_manifest(path)?;
-        let dir = manifest
-            .file
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        let component_path = dir.join(&manifest.component);
-        let wasm = std::fs::read(&component_path).map_err(|source| ManifestError::Read {
-            path: component_path.clone(),
-            source,
-        })?;
-        manifest::check_component_hash(&manifest, &component_path, &wasm)?;
-        Loaded {
-            manifest: Arc::new(manifest),
-            wasm: Cow::Owned(wasm),
-            provenance: Provenance::Directory(dir),
-        }
+/// True when `name_or_path` names a directory (it holds a `/` or starts with `.`) rather
+/// than a bundled remediation.
+pub fn is_path(name_or_path: &str) -> bool {
+    name_or_path.contains('/') || name_or_path.starts_with('.')
+}
+
+/// Load `name_or_path`: a bundled name, or a directory (or its `remediation.toml`) named
+/// as a path. Checks the component hash, the operator's pins, the ceiling, that no granted
+/// root reaches medic's own state, and every granted program.
+pub fn load_remediation(
+    name_or_path: &str,
+    config: &Config,
+    protected: &Protected,
+) -> Result<Loaded, ManifestError> {
+    let (manifest, wasm, provenance) = if is_path(name_or_path) {
+        load_directory(Path::new(name_or_path))?
     } else {
         let bundled = BUNDLED
             .iter()
@@ -88,28 +106,132 @@ pub fn load_remediation(name_or_path: &str, config: &Config) -> Result<Loaded, M
             &bundled_path(bundled.name).with_file_name(&manifest.component),
             bundled.wasm,
         )?;
-        Loaded {
-            manifest: Arc::new(manifest),
-            wasm: Cow::Borrowed(bundled.wasm),
-            provenance: Provenance::Bundled,
-        }
+        (manifest, Cow::Borrowed(bundled.wasm), Provenance::Bundled)
     };
-    check_pin(&loaded, config)?;
-    check_within_ceiling(&loaded.manifest, &config.ceilings)?;
-    Ok(loaded)
+    check_pin(&manifest, &provenance, config)?;
+    check_within_ceiling(&manifest, &config.ceilings)?;
+    check_roots(&manifest, protected)?;
+    let programs = check_programs(&manifest, config)?;
+    Ok(Loaded {
+        manifest: Arc::new(manifest),
+        wasm,
+        provenance,
+        programs,
+    })
 }
 
-fn check_pin(loaded: &Loaded, config: &Config) -> Result<(), ManifestError> {
-    let name = &loaded.manifest.name;
+fn load_directory(
+    path: &Path,
+) -> Result<(Manifest, Cow<'static, [u8]>, Provenance), ManifestError> {
+    let file = if path.is_dir() {
+        path.join(manifest::MANIFEST_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let read_error = |path: &Path, error: OpenError| ManifestError::Read {
+        path: path.to_path_buf(),
+        source: std::io::Error::other(error.to_string()),
+    };
+    let manifest = manifest::load_manifest(&file)?;
+    if BUNDLED.iter().any(|bundled| bundled.name == manifest.name) {
+        return Err(ManifestError::ShadowsBundled {
+            name: manifest.name.clone(),
+            path: file,
+        });
+    }
+    let dir = file
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let component_path = dir.join(&manifest.component);
+    let wasm = nofollow::read_regular_file(&component_path, MAX_COMPONENT_BYTES)
+        .map_err(|error| read_error(&component_path, error))?;
+    manifest::check_component_hash(&manifest, &component_path, &wasm)?;
+    Ok((manifest, Cow::Owned(wasm), Provenance::Directory(dir)))
+}
+
+fn check_pin(
+    manifest: &Manifest,
+    provenance: &Provenance,
+    config: &Config,
+) -> Result<(), ManifestError> {
+    let name = &manifest.name;
     match config.pins.get(name) {
-        Some(pinned) if *pinned != loaded.manifest.sha256 => Err(ManifestError::PinMismatch {
+        Some(pinned) if *pinned != manifest.sha256 => Err(ManifestError::PinMismatch {
             name: name.clone(),
             pinned: pinned.clone(),
-            declared: loaded.manifest.sha256.clone(),
+            declared: manifest.sha256.clone(),
         }),
-        None if config.require_pins && loaded.provenance != Provenance::Bundled => {
+        None if config.require_pins && *provenance != Provenance::Bundled => {
             Err(ManifestError::NotPinned { name: name.clone() })
         }
         _ => Ok(()),
     }
+}
+
+/// No granted root may be, contain or lie inside medic's state, nor be reached through a
+/// symlink (every call opens it without following one, so such a grant could never work).
+fn check_roots(manifest: &Manifest, protected: &Protected) -> Result<(), ManifestError> {
+    for grant in &manifest.grants.fs {
+        if let Some((relation, state)) = protected.relation_of_path(&grant.path) {
+            return Err(ManifestError::Unsafe {
+                origin: grant.origin.clone(),
+                message: format!(
+                    "`{}` {} medic's own state `{}`; no remediation may reach it",
+                    grant.path.display(),
+                    relation.as_str(),
+                    state.display()
+                ),
+            });
+        }
+        if let Err(OpenError::Symlink { path }) = nofollow::open_dir(&grant.path) {
+            return Err(ManifestError::Unsafe {
+                origin: grant.origin.clone(),
+                message: format!(
+                    "`{}` is reached through the symlink `{}`; grant the directory it points to",
+                    grant.path.display(),
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Check every granted program against every read-write root any manifest may be granted.
+fn check_programs(
+    manifest: &Manifest,
+    config: &Config,
+) -> Result<BTreeMap<PathBuf, Option<CheckedProgram>>, ManifestError> {
+    let writable: Vec<PathBuf> = manifest
+        .grants
+        .fs
+        .iter()
+        .chain(
+            [
+                &config.ceilings.low,
+                &config.ceilings.medium,
+                &config.ceilings.high,
+            ]
+            .into_iter()
+            .flat_map(|ceiling| ceiling.grants.fs.iter()),
+        )
+        .filter(|grant| grant.access == Access::ReadWrite)
+        .map(|grant| grant.path.clone())
+        .collect();
+    let mut programs = BTreeMap::new();
+    for grant in &manifest.grants.exec {
+        if programs.contains_key(&grant.program) {
+            continue;
+        }
+        let checked =
+            check_program(&grant.program, &writable).map_err(|error| ManifestError::Unsafe {
+                origin: Origin {
+                    field: format!("{}.program", grant.origin.field),
+                    ..grant.origin.clone()
+                },
+                message: error.to_string(),
+            })?;
+        programs.insert(grant.program.clone(), checked);
+    }
+    Ok(programs)
 }

@@ -280,6 +280,36 @@ pub fn parse_config(
     })
 }
 
+impl Config {
+    /// Refuse a ceiling whose fs root is, contains or lies inside medic's own state (the
+    /// data directory, the configuration file): no remediation may ever be granted it.
+    pub fn check_state_reach(
+        &self,
+        protected: &crate::store::data_dir::Protected,
+    ) -> Result<(), ConfigError> {
+        for (level, ceiling) in [
+            ("low", &self.ceilings.low),
+            ("medium", &self.ceilings.medium),
+            ("high", &self.ceilings.high),
+        ] {
+            for grant in &ceiling.grants.fs {
+                if let Some((relation, state)) = protected.relation_of_path(&grant.path) {
+                    return Err(ConfigError::Invalid(ManifestError::Unsafe {
+                        origin: grant.origin.clone(),
+                        message: format!(
+                            "the `{level}` ceiling's `{}` {} medic's own state `{}`: a remediation granted it could rewrite medic's audit log, checkpoints or compiled code; keep the data directory (`--data-dir`, `data_dir`) outside every ceiling root, or narrow the root",
+                            grant.path.display(),
+                            relation.as_str(),
+                            state.display()
+                        ),
+                    }));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The value of environment variable `name` on this host, for a remediation's declared env.
 pub fn host_env(name: &str) -> Option<String> {
     #[expect(

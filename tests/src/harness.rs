@@ -129,11 +129,25 @@ fn toml_string(text: &str) -> String {
     serde_json::to_string(text).expect("strings serialise")
 }
 
-/// A temporary medic installation: data directory, configuration, remediations, incidents.
+/// A temporary medic installation: remediations, incidents and test files under a
+/// temporary directory in `/tmp` (which the default ceilings grant), and medic's data
+/// directory and configuration in a private temporary directory outside every ceiling
+/// root (`~/.cache/medic-tests/`), since medic refuses a data directory a remediation
+/// could reach.
 pub struct Medic {
     binary: PathBuf,
     root: TempDir,
+    private: TempDir,
     extra_config: String,
+}
+
+/// The private parent for test data directories: outside `/tmp`, `/var/tmp` and every
+/// other root the default ceilings grant.
+fn private_parent() -> PathBuf {
+    let home = dirs::home_dir().expect("tests need a home directory");
+    let parent = home.join(".cache").join("medic-tests");
+    std::fs::create_dir_all(&parent).expect("create ~/.cache/medic-tests");
+    parent
 }
 
 /// What one `medic` invocation did.
@@ -165,6 +179,7 @@ impl Medic {
         Medic {
             binary: PathBuf::from(binary),
             root: tempfile::tempdir().expect("temp dir"),
+            private: tempfile::tempdir_in(private_parent()).expect("private temp dir"),
             extra_config: String::new(),
         }
     }
@@ -176,7 +191,7 @@ impl Medic {
 
     /// medic's data directory.
     pub fn data_dir(&self) -> PathBuf {
-        self.root.path().join("data")
+        self.private.path().join("data")
     }
 
     /// Add lines to every configuration written from now on (e.g. pins).
@@ -217,7 +232,7 @@ impl Medic {
 
     /// The configuration file tests pass with `--config`.
     pub fn config_path(&self) -> PathBuf {
-        self.root.path().join("medic.toml")
+        self.private.path().join("medic.toml")
     }
 
     /// Write an incident with `params` and return its path.

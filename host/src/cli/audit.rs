@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use medic::audit::{AuditLog, verify_chain};
+use medic::store::audit::{AuditLog, verify_chain};
 
 use super::exit::Exit;
 use super::output::Output;
@@ -38,7 +38,8 @@ pub(crate) fn run(
     out: &mut Output,
 ) -> anyhow::Result<Exit> {
     let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
-    let log = AuditLog::new(medic::db::Database::open(&config.data_dir)?);
+    let state = super::setup::open_state(&config, config_path.as_deref())?;
+    let log = AuditLog::new(state.db.clone());
     match command {
         Command::Show { run, all, json } => {
             let run = match (run, all) {

@@ -11,6 +11,10 @@ pub(crate) enum Exit {
     Error,
     /// The sandbox refused a host call the remediation needed.
     Denied,
+    /// The remediation's plan failed; nothing was changed.
+    PlanFailed,
+    /// Stopped by this signal; what was applied was rolled back.
+    Interrupted(i32),
 }
 
 impl Exit {
@@ -20,6 +24,8 @@ impl Exit {
             Exit::NotHealed => 1,
             Exit::Error => 2,
             Exit::Denied => 4,
+            Exit::PlanFailed => 5,
+            Exit::Interrupted(signal) => 128 + signal,
         }
     }
 }

@@ -37,7 +37,8 @@ pub(crate) fn run(
     match command {
         Command::Check { path, json } => {
             let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
-            let loaded = medic::catalog::load_remediation(&path, &config)?;
+            let data_dir = super::setup::open_data_dir(&config, config_path.as_deref())?;
+            let loaded = medic::catalog::load_remediation(&path, &config, data_dir.protected())?;
             let warnings = manifest::explain::explain(&loaded.manifest).warnings.len();
             if json {
                 out.json(&serde_json::json!({
@@ -72,7 +73,7 @@ pub(crate) fn run(
 
 /// A manifest from a path, or a bundled one by name; no component or ceiling needed.
 fn read_manifest(path: &str) -> anyhow::Result<Manifest> {
-    if Path::new(path).exists() {
+    if medic::catalog::is_path(path) {
         return Ok(manifest::load_manifest(Path::new(path))?);
     }
     let manifests = medic::catalog::bundled_manifests()?;
@@ -100,13 +101,18 @@ fn render(explanation: &manifest::explain::Explanation, out: &mut Output) -> any
     }
     for exec in &explanation.exec {
         out.line(format!(
-            "  {} {}",
+            "  {} {}{}",
             exec.program,
             exec.args
                 .iter()
                 .map(|arg| format!("<{arg}>"))
                 .collect::<Vec<_>>()
-                .join(" ")
+                .join(" "),
+            if exec.read_only {
+                "  (read-only: may run during plan)"
+            } else {
+                ""
+            }
         ))?;
     }
     out.line("can reach (no redirects followed; names must resolve to public addresses):")?;
@@ -116,7 +122,7 @@ fn render(explanation: &manifest::explain::Explanation, out: &mut Output) -> any
     for http in &explanation.http {
         out.line(format!("  {} {}", http.method, http.url))?;
     }
-    out.line("can touch files (beneath these roots only; symlinks cannot leave them):")?;
+    out.line("can touch files (beneath these roots only; symlinks are never followed; FIFOs, sockets and devices are refused):")?;
     if explanation.fs.is_empty() {
         out.line("  nothing")?;
     }

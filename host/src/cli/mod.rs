@@ -8,8 +8,10 @@ mod exit;
 mod manifest;
 mod output;
 mod patterns;
+mod recover;
 mod remediations;
 mod run;
+mod setup;
 
 use std::path::PathBuf;
 
@@ -20,11 +22,13 @@ use output::Output;
 
 const AFTER_HELP: &str = "\
 Exit codes:
-  0  success (healed, planned, valid)
+  0  success (healed, planned, valid, recovered)
   1  finished but not healed (verify failed, rolled back), or the audit chain is broken
-  2  usage, input or internal error; nothing was half-applied
+  2  usage, input or internal error (a missing or invalid parameter); nothing was half-applied
   3  approval required; nothing was run
   4  denied: the sandbox refused a host call the remediation needed
+  5  the remediation's plan failed; nothing was changed
+  130, 143  stopped by SIGINT or SIGTERM; what apply changed was rolled back
 
 Examples:
   medic diagnose --log build.log
@@ -32,6 +36,7 @@ Examples:
   medic remediations list
   medic manifest explain restart-service
   medic run free-disk-space --incident incident.json --dry-run
+  medic recover
   medic audit verify";
 
 /// Heal failing infrastructure with sandboxed WebAssembly remediations.
@@ -70,6 +75,8 @@ enum Command {
     Patterns(patterns::Command),
     /// Run a remediation against an incident, in the sandbox.
     Run(run::Args),
+    /// Roll back runs that were killed before they finished.
+    Recover(recover::Args),
     /// Check or explain a remediation manifest.
     #[command(subcommand)]
     Manifest(manifest::Command),
@@ -91,6 +98,7 @@ pub(crate) fn main() -> i32 {
         Command::Context(args) => context::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Patterns(command) => patterns::run(command, &cli.config, cli.data_dir, &mut out),
         Command::Run(args) => run::run(args, &cli.config, cli.data_dir, &mut out),
+        Command::Recover(args) => recover::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Manifest(command) => manifest::run(command, &cli.config, cli.data_dir, &mut out),
         Command::Audit(command) => audit::run(command, &cli.config, cli.data_dir, &mut out),
         Command::Remediations(command) => remediations::run(command, &mut out),
@@ -99,10 +107,27 @@ pub(crate) fn main() -> i32 {
         Ok(exit) => exit.code(),
         Err(error) if output::is_broken_pipe(&error) => Exit::Success.code(),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!(
+                "error: {}",
+                medic::text::escape_control(&error_chain(&error))
+            );
             Exit::Error.code()
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: a cause whose text the message
+/// before it already holds (a typed error that names its source) is not repeated.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 /// The async runtime a command runs its library calls on.

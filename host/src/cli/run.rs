@@ -1,20 +1,22 @@
 //! `medic run REMEDIATION --incident FILE [--dry-run] [--json]`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use medic::heal::{RunReport, RunStatus};
+use medic::run::{RunReport, RunRequest, RunStatus};
 
 use super::exit::Exit;
 use super::output::Output;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// A bundled remediation's name, or a directory holding remediation.toml.
+    /// A bundled remediation's name, or a directory holding remediation.toml, named as a
+    /// path (`./my-fix`, `/opt/fixes/my-fix`).
     pub(crate) remediation: String,
     /// The incident, as JSON (see README); `-` reads standard input.
     #[arg(long, value_name = "FILE")]
     pub(crate) incident: PathBuf,
-    /// Only call `plan`: list the steps and the grants they use; change nothing.
+    /// Only call `plan`: list the steps and the grants they use; the host refuses every
+    /// change while it runs.
     #[arg(long)]
     pub(crate) dry_run: bool,
     /// Print the report as one JSON object.
@@ -30,37 +32,45 @@ pub(crate) fn run(
 ) -> anyhow::Result<Exit> {
     let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
     let incident = medic::incident::load_incident(&args.incident)?;
-    let loaded = medic::catalog::load_remediation(&args.remediation, &config)?;
-    let db = medic::db::Database::open(&config.data_dir)?;
-    let sandbox = medic::sandbox::Sandbox::new(Some(compiled_dir(&config.data_dir)))?;
+    let data_dir = super::setup::open_data_dir(&config, config_path.as_deref())?;
+    let loaded =
+        medic::catalog::load_remediation(&args.remediation, &config, data_dir.protected())?;
+    let state = super::setup::open_db(data_dir)?;
+    let sandbox = super::setup::sandbox(&state)?;
     let runtime = super::runtime()?;
-    let report = runtime.block_on(medic::heal::run_remediation(
-        &sandbox,
-        &loaded,
-        &incident,
-        &db,
-        &config.ceilings,
-        args.dry_run,
-    ))?;
+    let stop = super::setup::stop_on_signals(&runtime)?;
+    let report = runtime.block_on(medic::run::run_remediation(RunRequest {
+        sandbox: &sandbox,
+        loaded: &loaded,
+        incident: &incident,
+        db: &state.db,
+        data_dir: &state.data_dir,
+        ceilings: &config.ceilings,
+        dry_run: args.dry_run,
+        stop,
+    }))?;
     if args.json {
         out.json(&report)?;
     } else {
         render(&report, out)?;
     }
-    Ok(match report.status {
+    Ok(exit_for(&report))
+}
+
+/// The exit code a run's report calls for.
+pub(crate) fn exit_for(report: &RunReport) -> Exit {
+    match report.status {
         RunStatus::Healed | RunStatus::Planned => Exit::Success,
         RunStatus::RolledBack | RunStatus::NotHealed => Exit::NotHealed,
         RunStatus::Denied => Exit::Denied,
-        RunStatus::Error => Exit::Error,
-    })
+        RunStatus::Error | RunStatus::InvalidInput => Exit::Error,
+        RunStatus::PlanFailed => Exit::PlanFailed,
+        RunStatus::Interrupted => Exit::Interrupted(report.signal.unwrap_or(2)),
+    }
 }
 
-/// Where compiled components are cached.
-pub(crate) fn compiled_dir(data_dir: &Path) -> PathBuf {
-    data_dir.join("compiled")
-}
-
-fn render(report: &RunReport, out: &mut Output) -> anyhow::Result<()> {
+/// Print a run report for a human.
+pub(crate) fn render(report: &RunReport, out: &mut Output) -> anyhow::Result<()> {
     out.line(format!(
         "{} {} (risk {}) on incident {}  [run {}]",
         report.remediation,
@@ -97,13 +107,13 @@ fn render(report: &RunReport, out: &mut Output) -> anyhow::Result<()> {
         out.line("host calls:")?;
         for call in &report.host_calls {
             let mark = if call.allowed { "allowed" } else { "DENIED " };
-            let detail = if call.allowed {
-                &call.result
-            } else {
-                &call.reason
+            let detail = match (&call.denial, call.allowed) {
+                (_, true) => call.result.clone(),
+                (Some(kind), false) => format!("[{}] {}", kind.as_str(), call.reason),
+                (None, false) => call.reason.clone(),
             };
             out.line(format!(
-                "  {mark} {:<10} {:<6} {}  -- {detail}",
+                "  {mark} {:<10} {:<10} {}  -- {detail}",
                 call.operation, call.capability, call.target
             ))?;
         }

@@ -1,6 +1,7 @@
 //! Service probes declared in medic.toml: TCP connect, HTTP GET with an expected status,
-//! a process present by name, or a status command run through the same exec rules as
-//! remediations (absolute program, no shell, cleared environment, timeout, capped output).
+//! a process present by name, or a status command started by `process/` like every program
+//! medic runs (absolute program, no shell, cleared environment, timeout, capped output,
+//! nothing left running). HTTP probes use no proxy and follow no redirects.
 
 use std::time::{Duration, Instant};
 
@@ -149,6 +150,7 @@ async fn check(kind: &ProbeKind, timeout: Duration) -> (bool, String) {
             let client = reqwest::Client::builder()
                 .timeout(timeout)
                 .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
                 .build();
             let response = match client {
                 Ok(client) => client
@@ -194,13 +196,14 @@ async fn check(kind: &ProbeKind, timeout: Duration) -> (bool, String) {
             let (program, args) = command
                 .split_first()
                 .expect("parse_probe checked the command is not empty");
-            match crate::sandbox::exec::spawn_and_wait(
-                program,
+            match crate::process::run(crate::process::Spawn {
+                program: crate::process::Program::Path(std::path::Path::new(program)),
                 args,
-                &[],
+                env: &[],
                 timeout,
-                COMMAND_OUTPUT_CAP,
-            )
+                output_cap: COMMAND_OUTPUT_CAP,
+                stop: None,
+            })
             .await
             {
                 Ok(output) => {
@@ -218,7 +221,7 @@ async fn check(kind: &ProbeKind, timeout: Duration) -> (bool, String) {
                         ),
                     )
                 }
-                Err(error) => (false, error),
+                Err(error) => (false, error.to_string()),
             }
         }
     }

@@ -153,6 +153,9 @@ pub fn parse_incident(text: &str, path: &Path) -> Result<Incident, IncidentError
     Ok(incident)
 }
 
+/// Largest incident file medic reads.
+pub const MAX_INCIDENT_BYTES: u64 = 4 << 20;
+
 /// Read an incident file (`-` for standard input).
 pub fn load_incident(path: &Path) -> Result<Incident, IncidentError> {
     let text = if path == Path::new("-") {
@@ -161,9 +164,11 @@ pub fn load_incident(path: &Path) -> Result<Incident, IncidentError> {
             source,
         })?
     } else {
-        std::fs::read_to_string(path).map_err(|source| IncidentError::Read {
-            path: path.to_path_buf(),
-            source,
+        crate::nofollow::read_regular_text(path, MAX_INCIDENT_BYTES).map_err(|error| {
+            IncidentError::Read {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(error.to_string()),
+            }
         })?
     };
     parse_incident(&text, path)

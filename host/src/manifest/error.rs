@@ -93,12 +93,28 @@ pub enum ManifestError {
         /// The remediation.
         name: String,
     },
-    /// No bundled remediation has that name, and no such directory exists.
+    /// No bundled remediation has that name.
     #[error(
-        "no remediation `{name}`: not a bundled name (see `medic remediations list`) nor a directory holding remediation.toml"
+        "no bundled remediation `{name}` (see `medic remediations list`); name a directory as a path, e.g. `./{name}`"
     )]
     UnknownRemediation {
         /// What was asked for.
         name: String,
+    },
+    /// A directory's manifest claims the name of a bundled remediation.
+    #[error("`{path}` claims the name `{name}`, which belongs to a bundled remediation; rename it")]
+    ShadowsBundled {
+        /// The claimed name.
+        name: String,
+        /// The manifest.
+        path: PathBuf,
+    },
+    /// A grant would reach medic's own state, or names a program medic never runs.
+    #[error("{origin}: {message}")]
+    Unsafe {
+        /// Where.
+        origin: Origin,
+        /// What it would reach, or why the program is refused.
+        message: String,
     },
 }

@@ -62,6 +62,8 @@ pub struct ExecView {
     pub program: String,
     /// Patterns, one per argument, in order.
     pub args: Vec<String>,
+    /// A status command `plan` may run.
+    pub read_only: bool,
 }
 
 /// One http grant.
@@ -188,6 +190,7 @@ pub fn explain(manifest: &Manifest) -> Explanation {
             .map(|exec| ExecView {
                 program: exec.program.display().to_string(),
                 args: exec.args.iter().map(|arg| arg.source.clone()).collect(),
+                read_only: exec.read_only,
             })
             .collect(),
         http: manifest

@@ -60,6 +60,8 @@ pub struct ExecGrant {
     pub program: PathBuf,
     /// Exactly this many arguments, each matching its pattern.
     pub args: Vec<ArgPattern>,
+    /// A status command that changes nothing: the only kind of exec `plan` may run.
+    pub read_only: bool,
     /// Where it was declared.
     pub origin: Origin,
 }
@@ -82,6 +84,9 @@ impl ExecGrant {
         for arg in &self.args {
             text.push(' ');
             text.push_str(&arg.source);
+        }
+        if self.read_only {
+            text.push_str(" (read-only)");
         }
         text
     }
@@ -593,6 +598,7 @@ fn parse_exec(
     Ok(ExecGrant {
         program: path.to_path_buf(),
         args,
+        read_only: raw.read_only.unwrap_or(false),
         origin: src.origin(field, span),
     })
 }

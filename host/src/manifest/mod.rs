@@ -33,6 +33,8 @@ use schema::RawManifest;
 
 /// The file name medic looks for in a remediation directory.
 pub const MANIFEST_FILE: &str = "remediation.toml";
+/// Largest manifest medic reads.
+pub const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
 /// A checked manifest.
 #[derive(Debug, Clone)]
@@ -185,9 +187,11 @@ pub fn load_manifest(path: &Path) -> Result<Manifest, ManifestError> {
     } else {
         path.to_path_buf()
     };
-    let text = std::fs::read_to_string(&file).map_err(|source| ManifestError::Read {
-        path: file.clone(),
-        source,
+    let text = crate::nofollow::read_regular_text(&file, MAX_MANIFEST_BYTES).map_err(|error| {
+        ManifestError::Read {
+            path: file.clone(),
+            source: std::io::Error::other(error.to_string()),
+        }
     })?;
     parse_manifest(&text, &file)
 }

@@ -66,6 +66,9 @@ pub(crate) struct RawExec {
     pub(crate) program: Spanned<String>,
     #[serde(default)]
     pub(crate) args: Vec<Spanned<String>>,
+    /// A status command that changes nothing, so `plan` may run it.
+    /// Example: `read_only = true`
+    pub(crate) read_only: Option<bool>,
 }
 
 /// Example: `{ method = "GET", url = "http://127.0.0.1:*/health" }`

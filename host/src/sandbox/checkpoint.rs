@@ -1,13 +1,23 @@
-//! `checkpoint`: the guest's save and load of rollback state, audited like any host call
-//! and capped in size. Keys are scoped to the run's incident and remediation, so one
-//! remediation can never read another's checkpoints.
+//! `checkpoint`: the guest's save and load of rollback state, audited like any host call.
+//! Checkpoints belong to this run of this component (`store/checkpoints.rs`), so one
+//! remediation can never read another's, nor a later run an earlier one's. Keys and values
+//! are capped; `plan` may load but never save.
 
 use std::time::Instant;
 
+use super::Operation;
 use super::bindings::HostError;
 use super::bindings::medic::remediation::checkpoint::Host;
+use super::denial::{Denial, DenialKind};
 use super::state::HostState;
-use crate::checkpoint::{MAX_KEY_BYTES, MAX_VALUE_BYTES};
+use crate::store::checkpoints::{CheckpointRefusal, Checkpoints};
+
+fn refusal(refused: CheckpointRefusal) -> Denial {
+    match refused {
+        CheckpointRefusal::Key(reason) => Denial::new(DenialKind::Malformed, reason),
+        CheckpointRefusal::OverCap(reason) => Denial::new(DenialKind::OverCap, reason),
+    }
+}
 
 impl Host for HostState {
     async fn save(
@@ -15,42 +25,60 @@ impl Host for HostState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), HostError>> {
-        self.budget.charge_call()?;
         let started = Instant::now();
-        if key.is_empty() || key.len() > MAX_KEY_BYTES || value.len() > MAX_VALUE_BYTES {
-            let reason = format!(
-                "checkpoint keys are 1 to {MAX_KEY_BYTES} bytes and values at most {MAX_VALUE_BYTES} bytes"
-            );
-            self.record(
-                "checkpoint",
-                format!("save {key}"),
-                Err(reason.clone()),
-                String::new(),
-                started,
-            )?;
-            return Ok(Err(HostError::Denied(reason)));
+        let target = format!("save {key}");
+        if let Err(denial) = self.begin()? {
+            return self.deny("checkpoint", target, denial, started);
         }
-        let outcome = self
-            .checkpoints
-            .save(&key, &value)
-            .map_err(|error| HostError::Failed(error.to_string()));
-        let result = match &outcome {
-            Ok(()) => format!("saved {} bytes", value.len()),
-            Err(error) => format!("failed: {error:?}"),
-        };
-        self.record(
-            "checkpoint",
-            format!("save {key}"),
-            Ok("own incident".to_string()),
-            result,
-            started,
-        )?;
-        Ok(outcome)
+        if self.operation == Operation::Plan {
+            let denial = Denial::new(
+                DenialKind::DuringPlan,
+                "`plan` is a dry run and may not save checkpoints",
+            );
+            return self.deny("checkpoint", target, denial, started);
+        }
+        if let Err(denial) = self
+            .run_budget
+            .charge_record((key.len() + value.len()) as u64)
+        {
+            return self.deny("checkpoint", target, denial, started);
+        }
+        match self.checkpoints.save(&key, &value) {
+            Ok(Ok(())) => {
+                let result = format!("saved {} bytes", value.len());
+                self.record(
+                    "checkpoint",
+                    target,
+                    Ok("this run".to_string()),
+                    result,
+                    started,
+                )?;
+                Ok(Ok(()))
+            }
+            Ok(Err(refused)) => self.deny("checkpoint", target, refusal(refused), started),
+            Err(error) => {
+                let result = format!("failed: {error}");
+                self.record(
+                    "checkpoint",
+                    target,
+                    Ok("this run".to_string()),
+                    result,
+                    started,
+                )?;
+                Ok(Err(HostError::Failed(error.to_string())))
+            }
+        }
     }
 
     async fn load(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, HostError>> {
-        self.budget.charge_call()?;
         let started = Instant::now();
+        let target = format!("load {key}");
+        if let Err(denial) = self.begin()? {
+            return self.deny("checkpoint", target, denial, started);
+        }
+        if let Err(refused) = Checkpoints::check_key(&key) {
+            return self.deny("checkpoint", target, refusal(refused), started);
+        }
         let outcome = self
             .checkpoints
             .load(&key)
@@ -62,8 +90,8 @@ impl Host for HostState {
         };
         self.record(
             "checkpoint",
-            format!("load {key}"),
-            Ok("own incident".to_string()),
+            target,
+            Ok("this run".to_string()),
             result,
             started,
         )?;

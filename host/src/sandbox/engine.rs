@@ -2,20 +2,38 @@
 //! compiled components.
 //!
 //! One engine per process: Cranelift, epoch interruption (ticked every `EPOCH_TICK` by one
-//! background thread), `MAX_WASM_STACK`. Compiled components are cached in
-//! `<data_dir>/compiled/` under the component's sha256 and a hash of the engine's
-//! settings, so a second run does not recompile; a stale or damaged entry is recompiled.
+//! background thread), `MAX_WASM_STACK`. Compiling runs on its own thread and medic stops
+//! waiting after `COMPILE_DEADLINE`.
+//!
+//! Loading compiled code is loading native code, so the cache is authenticated, not only
+//! checksummed: each entry under `<data_dir>/compiled/` carries an HMAC-SHA256, under a key
+//! of the data directory's own (`keys/cache.key`, mode 0600), over the artifact, the
+//! component's sha256 and the engine's settings. An entry whose tag does not verify (written
+//! by anyone but medic, truncated, swapped between components, or from another engine) is
+//! compiled again and replaced: medic loads native code only if it wrote it.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::PathBuf;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use wasmtime::component::Component;
 use wasmtime::{Config, Engine};
 
 use super::SandboxError;
-use super::limits::{EPOCH_TICK, MAX_WASM_STACK};
+use super::limits::{COMPILE_DEADLINE, EPOCH_TICK, MAX_COMPONENT_BYTES, MAX_WASM_STACK};
+use crate::nofollow;
+
+/// The first bytes of every cache entry, naming its format.
+const MAGIC: &[u8; 8] = b"MEDICCW1";
+/// Length of the HMAC-SHA256 tag after the magic.
+const TAG_BYTES: usize = 32;
+/// Largest cache entry medic reads: compiled code is a few times the component's size.
+const MAX_ENTRY_BYTES: u64 = 8 * MAX_COMPONENT_BYTES;
 
 /// Whether a component came from the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -27,15 +45,33 @@ pub enum CacheUse {
     Cached,
 }
 
+/// Where compiled components are kept and the key that authenticates them.
+#[derive(Clone)]
+pub struct CacheKey {
+    /// The cache directory (inside the data directory).
+    pub dir: PathBuf,
+    /// The data directory's cache key.
+    pub key: [u8; 32],
+}
+
+impl std::fmt::Debug for CacheKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheKey")
+            .field("dir", &self.dir)
+            .field("key", &"[secret]")
+            .finish()
+    }
+}
+
 /// The engine and where compiled components are kept.
 pub(crate) struct MedicEngine {
     pub(crate) engine: Engine,
-    cache_dir: Option<PathBuf>,
+    cache: Option<CacheKey>,
     settings_hash: String,
 }
 
 impl MedicEngine {
-    pub(crate) fn new(cache_dir: Option<PathBuf>) -> Result<Self, SandboxError> {
+    pub(crate) fn new(cache: Option<CacheKey>) -> Result<Self, SandboxError> {
         let mut config = Config::new();
         config
             .epoch_interruption(true)
@@ -61,74 +97,157 @@ impl MedicEngine {
         let settings_hash = format!("{:016x}", hasher.finish());
         Ok(MedicEngine {
             engine,
-            cache_dir,
+            cache,
             settings_hash,
         })
     }
 
     /// Compile `wasm` (whose digest the caller has checked against its manifest), or load it
-    /// from the cache.
+    /// from the cache when an authentic entry is there.
     pub(crate) fn compile(
         &self,
         wasm: &[u8],
         sha256: &str,
     ) -> Result<(Component, CacheUse), SandboxError> {
-        let cache_path = self
-            .cache_dir
-            .as_ref()
-            .map(|dir| dir.join(format!("{sha256}-{}.cwasm", self.settings_hash)));
-        if let Some(path) = &cache_path
-            && let Some(component) = self.load_cached(path)
+        let entry = self.cache.as_ref().map(|cache| {
+            (
+                cache,
+                cache
+                    .dir
+                    .join(format!("{sha256}-{}.cwasm", self.settings_hash)),
+            )
+        });
+        if let Some((cache, path)) = &entry
+            && let Some(component) = self.load_cached(cache, path, sha256)
         {
             return Ok((component, CacheUse::Cached));
         }
         let started = Instant::now();
-        let component = Component::new(&self.engine, wasm)
-            .map_err(|error| SandboxError::Compile(format!("{error:#}")))?;
+        let component = self.compile_with_deadline(wasm)?;
         tracing::debug!(elapsed = ?started.elapsed(), "compiled component");
-        if let Some(path) = &cache_path
-            && let Err(error) = self.store(path, &component)
+        if let Some((cache, path)) = &entry
+            && let Err(error) = self.store(cache, path, sha256, &component)
         {
             tracing::warn!(path = %path.display(), "cannot cache compiled component: {error}");
         }
         Ok((component, CacheUse::Compiled))
     }
 
-    fn load_cached(&self, path: &PathBuf) -> Option<Component> {
-        let bytes = std::fs::read(path).ok()?;
-        let digest = std::fs::read_to_string(path.with_extension("sha256")).ok()?;
-        if hex::encode(Sha256::digest(&bytes)) != digest.trim() {
-            tracing::warn!(path = %path.display(), "compiled component does not match its digest; recompiling");
+    /// Compile on a thread of its own, off the async runtime, giving up after
+    /// `COMPILE_DEADLINE` (the thread then finishes in the background; its result is dropped).
+    fn compile_with_deadline(&self, wasm: &[u8]) -> Result<Component, SandboxError> {
+        let (send, receive) = mpsc::channel();
+        let engine = self.engine.clone();
+        let bytes = wasm.to_vec();
+        std::thread::Builder::new()
+            .name("medic-compile".to_string())
+            .spawn(move || {
+                let _ = send.send(Component::new(&engine, &bytes));
+            })
+            .map_err(|error| SandboxError::Engine(format!("cannot start compiling: {error}")))?;
+        match receive.recv_timeout(COMPILE_DEADLINE) {
+            Ok(result) => result.map_err(|error| SandboxError::Compile(format!("{error:#}"))),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(SandboxError::Compile(format!(
+                "compiling took longer than {}",
+                humantime::format_duration(COMPILE_DEADLINE)
+            ))),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(SandboxError::Compile(
+                "the compiler thread stopped without a result".to_string(),
+            )),
+        }
+    }
+
+    fn tag(&self, cache: &CacheKey, sha256: &str, artifact: &[u8]) -> Hmac<Sha256> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&cache.key).expect("HMAC takes keys of any length");
+        mac.update(b"medic compiled component v1\0");
+        mac.update(sha256.as_bytes());
+        mac.update(b"\0");
+        mac.update(self.settings_hash.as_bytes());
+        mac.update(b"\0");
+        mac.update(artifact);
+        mac
+    }
+
+    fn load_cached(&self, cache: &CacheKey, path: &Path, sha256: &str) -> Option<Component> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(path)
+            .ok()?;
+        if let Err(error) = nofollow::check_regular(std::os::fd::AsFd::as_fd(&file), path) {
+            tracing::warn!("compiled-component cache: {error}; compiling again");
             return None;
         }
-        // SAFETY: `Component::deserialize` trusts its input to be wasmtime's own output. The
-        // bytes come from medic's private data directory (created 0700), were written by
-        // `store` below from a component compiled by this engine configuration (the file
-        // name carries the engine's compatibility hash), and were just checked against the
-        // digest written with them, so they are not truncated or swapped. They are read into
-        // memory first, so later changes to the file cannot affect the loaded code.
+        let bytes = match nofollow::read_capped(file, path, MAX_ENTRY_BYTES) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                tracing::warn!("compiled-component cache: {error}; compiling again");
+                return None;
+            }
+        };
+        let authentic = bytes.len() > MAGIC.len() + TAG_BYTES
+            && bytes.starts_with(MAGIC)
+            && self
+                .tag(cache, sha256, &bytes[MAGIC.len() + TAG_BYTES..])
+                .verify_slice(&bytes[MAGIC.len()..MAGIC.len() + TAG_BYTES])
+                .is_ok();
+        if !authentic {
+            tracing::warn!(path = %path.display(), "compiled component is not one medic wrote (its tag does not verify); compiling again");
+            return None;
+        }
+        let artifact = &bytes[MAGIC.len() + TAG_BYTES..];
+        // SAFETY: `Component::deserialize` trusts its input to be wasmtime's own output for
+        // this engine's settings. These bytes were read whole into memory (so later changes
+        // to the file cannot affect them) and carry an HMAC-SHA256 tag, under a key only
+        // medic's user can read, over exactly these bytes, this component's sha256 and this
+        // engine's settings: only `store` below, run by medic on a component it compiled
+        // with this engine, can have produced them. Unsafe is unavoidable: wasmtime offers
+        // no checked way to load precompiled code, and compiling on every run costs ~60 ms.
         #[expect(
             unsafe_code,
             reason = "loading precompiled code is unsafe by nature; see SAFETY above"
         )]
-        let component = unsafe { Component::deserialize(&self.engine, &bytes) };
-        component.map_err(|error| tracing::warn!(path = %path.display(), "cannot load compiled component: {error:#}")).ok()
+        let component = unsafe { Component::deserialize(&self.engine, artifact) };
+        component
+            .map_err(|error| tracing::warn!(path = %path.display(), "cannot load compiled component: {error:#}"))
+            .ok()
     }
 
-    fn store(&self, path: &PathBuf, component: &Component) -> Result<(), String> {
-        let bytes = component
+    fn store(
+        &self,
+        cache: &CacheKey,
+        path: &Path,
+        sha256: &str,
+        component: &Component,
+    ) -> Result<(), String> {
+        let artifact = component
             .serialize()
             .map_err(|error| format!("{error:#}"))?;
-        let dir = path.parent().expect("cache paths have a parent");
-        std::fs::create_dir_all(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+        let tag = self.tag(cache, sha256, &artifact).finalize().into_bytes();
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            match std::fs::DirBuilder::new().mode(0o700).create(&cache.dir) {
+                Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(format!("{}: {error}", cache.dir.display()));
+                }
+                _ => {}
+            }
+        }
         let temporary = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&temporary, &bytes)
+        let _ = std::fs::remove_file(&temporary);
+        let mut out = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW)
+            .open(&temporary)
             .map_err(|error| format!("{}: {error}", temporary.display()))?;
-        std::fs::write(
-            path.with_extension("sha256"),
-            hex::encode(Sha256::digest(&bytes)),
-        )
-        .map_err(|error| format!("{error}"))?;
+        out.write_all(MAGIC)
+            .and_then(|()| out.write_all(&tag))
+            .and_then(|()| out.write_all(&artifact))
+            .map_err(|error| format!("{}: {error}", temporary.display()))?;
+        drop(out);
         std::fs::rename(&temporary, path).map_err(|error| format!("{}: {error}", path.display()))
     }
 }

@@ -1,8 +1,9 @@
 //! The `env` gate: the only way a remediation reads an environment variable.
 //!
 //! The component's WASI environment is empty. `env.get` returns a value only for a name
-//! the manifest declares and the ceiling allows, read from medic's environment at that
-//! moment; any other name is denied and audited. Values are never written to the audit
+//! the manifest declares and the ceiling allows, from the values the run read from medic's
+//! environment when it started (this gate reads no configuration and no environment
+//! itself); any other name is denied and audited. Values are never written to the audit
 //! log, only whether the variable was set, and every value handed out is redacted from
 //! what the guest reports back (summaries, logs, stdout, stderr) before it is recorded or
 //! shown.
@@ -11,8 +12,8 @@ use std::time::Instant;
 
 use super::bindings::HostError;
 use super::bindings::medic::remediation::env::Host;
+use super::denial::{Denial, DenialKind};
 use super::state::HostState;
-use crate::config;
 use crate::manifest::grant::EnvGrant;
 
 /// Decide a read of `name`.
@@ -20,15 +21,19 @@ pub(crate) fn check_env(
     manifest: &[EnvGrant],
     ceiling: &[EnvGrant],
     name: &str,
-) -> Result<(), String> {
+) -> Result<(), Denial> {
     if !manifest.iter().any(|grant| grant.matches(name)) {
-        return Err(format!(
-            "environment variable `{name}` is not declared in the manifest"
+        return Err(Denial::new(
+            DenialKind::NotInManifest,
+            format!("environment variable `{name}` is not declared in the manifest"),
         ));
     }
     if !ceiling.iter().any(|grant| grant.matches(name)) {
-        return Err(format!(
-            "environment variable `{name}` is beyond the operator's ceiling for this risk level"
+        return Err(Denial::new(
+            DenialKind::BeyondCeiling,
+            format!(
+                "environment variable `{name}` is beyond the operator's ceiling for this risk level"
+            ),
         ));
     }
     Ok(())
@@ -36,18 +41,24 @@ pub(crate) fn check_env(
 
 impl Host for HostState {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<Option<String>, HostError>> {
-        self.budget.charge_call()?;
         let started = Instant::now();
+        if let Err(denial) = self.begin()? {
+            return self.deny("env", name, denial, started);
+        }
         let grants = self.grants.clone();
-        if let Err(reason) = check_env(
+        if let Err(denial) = check_env(
             &grants.manifest.grants.env,
-            &grants.ceiling.grants.env,
+            &grants.scope.ceiling.grants.env,
             &name,
         ) {
-            self.record("env", name, Err(reason.clone()), String::new(), started)?;
-            return Ok(Err(HostError::Denied(reason)));
+            return self.deny("env", name, denial, started);
         }
-        let value = config::host_env(&name);
+        let value = grants
+            .scope
+            .env
+            .iter()
+            .find(|(declared, _)| *declared == name)
+            .map(|(_, value)| value.clone());
         let result = if value.is_some() { "set" } else { "not set" };
         if let Some(value) = &value {
             self.revealed.push((name.clone(), value.clone()));

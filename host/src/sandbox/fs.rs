@@ -1,102 +1,98 @@
 //! The `fs` gate: the only place a remediation's file access is decided and carried out.
 //!
 //! The guest names absolute host paths. A path is refused if it is relative, holds `.` or
-//! `..` segments or a NUL, lies under no manifest grant, or lies under no ceiling grant
-//! with enough access; a change under a `read` grant is refused. The rest of the path is
-//! then opened beneath the grant's root with cap-std, which refuses any symlink or other
-//! route that would leave the root ("a path led outside of the filesystem"); such an
-//! escape is recorded as denied too. wasi:filesystem is not linked at all, so this is the
-//! only way a component reaches a file.
+//! `..` segments or a NUL, lies under no manifest grant, or under no ceiling grant with
+//! enough access; a change under a `read` grant is refused, and so is every change while
+//! `plan` runs. Then, on every call:
+//! - the grant's root is opened from `/` one component at a time without following a
+//!   symlink (`nofollow::open_dir`), so a symlink planted at or above it, by anyone or by
+//!   the guest through a rename, cannot redirect it;
+//! - the opened root, and the directory the call acts in, are refused when they lie on a
+//!   kernel pseudo filesystem (by `statfs`) or are, contain or lie inside medic's data
+//!   directory (by device and inode);
+//! - beneath the root each directory is opened with `O_NOFOLLOW`, and the last component
+//!   is acted on without following it: a symlink anywhere is refused, never followed;
+//! - a file is opened non-blocking and its type checked on the descriptor: a FIFO, socket
+//!   or device is refused; a read stops at the guest's remaining memory and the per-call
+//!   cap before anything is allocated, a write at the per-call and per-run caps.
+//!
+//! wasi:filesystem is not linked at all, so this is the only way a component reaches a file.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::time::{Instant, UNIX_EPOCH};
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::time::Instant;
 
-use cap_std::ambient_authority;
-use cap_std::fs::Dir;
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat, renameat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat};
+use nix::unistd::{UnlinkatFlags, unlinkat};
 
+use super::Operation;
 use super::bindings::HostError;
 use super::bindings::medic::remediation::fs::{Entry, Host};
+use super::denial::{Denial, DenialKind};
 use super::state::HostState;
 use crate::manifest::grant::FsGrant;
 use crate::manifest::{Access, Ceiling};
+use crate::nofollow::{self, OpenError};
+use crate::store::data_dir::Protected;
 
 /// Largest file `read` returns.
 pub const MAX_READ_BYTES: u64 = 16 << 20;
-/// Largest buffer `write` accepts.
-pub const MAX_WRITE_BYTES: usize = 16 << 20;
 /// Most entries `list-dir` returns.
 pub const MAX_LIST_ENTRIES: usize = 100_000;
-/// cap-std's message when a path would leave its root.
-const ESCAPE_MESSAGE: &str = "a path led outside of the filesystem";
+/// Guest memory one listed entry costs besides its name.
+const ENTRY_OVERHEAD: usize = 48;
+/// Mode of a file `write` creates (before the umask).
+const NEW_FILE_MODE: u32 = 0o644;
+/// Mode of a directory `create-dir` creates (before the umask).
+const NEW_DIR_MODE: u32 = 0o755;
 
-/// The manifest's fs grants with their opened root directories.
-pub(crate) struct FsRoots {
-    roots: Vec<(FsGrant, Option<Dir>)>,
-}
-
-impl FsRoots {
-    /// Open every granted root that exists; a missing root makes its paths `not-found`.
-    pub(crate) fn open(grants: &[FsGrant]) -> Self {
-        let roots = grants
-            .iter()
-            .map(|grant| {
-                (
-                    grant.clone(),
-                    Dir::open_ambient_dir(&grant.path, ambient_authority()).ok(),
-                )
-            })
-            .collect();
-        FsRoots { roots }
-    }
-}
-
-/// Why a path could not be resolved.
-enum Unresolved {
-    /// The gate refused it.
-    Denied(String),
-    /// It is granted, but the granted root does not exist on this host.
-    MissingRoot(String),
-}
-
-/// A path resolved to its root.
-struct Resolved<'a> {
-    dir: &'a Dir,
-    relative: PathBuf,
-    reason: String,
-}
-
-/// Decide `path` for `access`: the grant (most specific first) that allows it, or why not.
+/// Decide `path` for `access` during `operation`: the grant (most specific first) that
+/// allows it, or why not. Pure: the opened directories are checked in [`open_target`].
 pub(crate) fn check_fs<'g>(
     grants: &'g [FsGrant],
     ceiling: &Ceiling,
+    operation: Operation,
     path: &str,
     access: Access,
-) -> Result<&'g FsGrant, String> {
+) -> Result<&'g FsGrant, Denial> {
+    let malformed = |reason: String| Denial::new(DenialKind::Malformed, reason);
     if path.contains('\0') {
-        return Err("path contains a NUL byte".to_string());
+        return Err(malformed("path contains a NUL byte".to_string()));
     }
     if !path.starts_with('/') {
-        return Err(format!("`{path}` is not an absolute path"));
+        return Err(malformed(format!("`{path}` is not an absolute path")));
     }
     if path
         .split('/')
         .any(|segment| segment == ".." || segment == ".")
     {
-        return Err(format!(
+        return Err(malformed(format!(
             "`{path}` contains `.` or `..`; name the file directly"
-        ));
+        )));
     }
     let path_ref = Path::new(path);
     let grant = grants
         .iter()
         .filter(|grant| grant.relative(path_ref).is_some())
         .max_by_key(|grant| grant.path.as_os_str().len())
-        .ok_or_else(|| format!("`{path}` is under no fs grant of the manifest"))?;
+        .ok_or_else(|| {
+            Denial::new(
+                DenialKind::NotInManifest,
+                format!("`{path}` is under no fs grant of the manifest"),
+            )
+        })?;
     if access == Access::ReadWrite && grant.access == Access::Read {
-        return Err(format!(
-            "`{path}` is under `{}`, which is granted read-only",
-            grant.path.display()
+        return Err(Denial::new(
+            DenialKind::ReadOnly,
+            format!(
+                "`{path}` is under `{}`, which is granted read-only",
+                grant.path.display()
+            ),
         ));
     }
     let within_ceiling = ceiling
@@ -105,63 +101,205 @@ pub(crate) fn check_fs<'g>(
         .iter()
         .any(|allowed| allowed.relative(path_ref).is_some() && allowed.access >= access);
     if !within_ceiling {
-        return Err(format!(
-            "`{path}` ({}) is beyond the operator's ceiling for this risk level",
-            access.as_str()
+        return Err(Denial::new(
+            DenialKind::BeyondCeiling,
+            format!(
+                "`{path}` ({}) is beyond the operator's ceiling for this risk level",
+                access.as_str()
+            ),
+        ));
+    }
+    if operation == Operation::Plan && access == Access::ReadWrite {
+        return Err(Denial::new(
+            DenialKind::DuringPlan,
+            format!("`plan` is a dry run and may not change `{path}`"),
         ));
     }
     Ok(grant)
 }
 
-impl HostState {
-    fn resolve(&self, path: &str, access: Access) -> Result<Resolved<'_>, Unresolved> {
-        let grant = check_fs(
-            &self.grants.manifest.grants.fs,
-            &self.grants.ceiling,
-            path,
-            access,
-        )
-        .map_err(Unresolved::Denied)?;
-        let (_, dir) = self
-            .fs_roots
-            .roots
-            .iter()
-            .find(|(root, _)| root.path == grant.path)
-            .expect("every manifest fs grant has a root entry");
-        let dir = dir.as_ref().ok_or_else(|| {
-            Unresolved::MissingRoot(format!(
-                "granted root `{}` does not exist",
-                grant.path.display()
-            ))
-        })?;
-        let relative = grant.relative(Path::new(path)).expect("checked above");
-        let relative = if relative.as_os_str().is_empty() {
-            PathBuf::from(".")
-        } else {
-            relative.to_path_buf()
-        };
-        Ok(Resolved {
-            dir,
-            relative,
-            reason: format!(
-                "under `{}` ({}, {})",
-                grant.path.display(),
-                grant.access.as_str(),
-                grant.origin
-            ),
-        })
-    }
+/// Why a granted call did not go ahead.
+enum Refusal {
+    Denied(Denial),
+    NotFound(String),
+    Failed(String),
+}
 
-    /// Run one fs operation through the gate and the audit log.
+impl From<Denial> for Refusal {
+    fn from(denial: Denial) -> Self {
+        Refusal::Denied(denial)
+    }
+}
+
+/// The directory a call acts in, and the name it acts on (`None`: the root itself).
+struct Target {
+    dir: OwnedFd,
+    name: Option<OsString>,
+    shown: String,
+}
+
+/// Open the directory `path` acts in, beneath `grant`'s root, checking every opened
+/// directory as the module documentation says.
+fn open_target(
+    grant: &FsGrant,
+    path: &str,
+    protected: &Protected,
+    create_parents: bool,
+) -> Result<Target, Refusal> {
+    let root = nofollow::open_dir(&grant.path).map_err(|error| match error {
+        OpenError::NotFound { .. } => Refusal::NotFound(format!(
+            "granted root `{}` does not exist",
+            grant.path.display()
+        )),
+        OpenError::Symlink { path: link } => Refusal::Denied(Denial::new(
+            DenialKind::Escape,
+            format!(
+                "granted root `{}` is reached through the symlink `{}`; medic opens roots without following symlinks",
+                grant.path.display(),
+                link.display()
+            ),
+        )),
+        other => Refusal::Failed(other.to_string()),
+    })?;
+    check_opened(root.as_fd(), &grant.path, protected)?;
+    let relative = grant
+        .relative(Path::new(path))
+        .expect("check_fs matched this grant");
+    let components: Vec<&OsStr> = relative.iter().collect();
+    let Some((name, parents)) = components.split_last() else {
+        return Ok(Target {
+            dir: root,
+            name: None,
+            shown: path.to_string(),
+        });
+    };
+    let dir = if parents.is_empty() {
+        root
+    } else {
+        let opened = if create_parents {
+            nofollow::create_dir_beneath(root.as_fd(), &grant.path, parents, NEW_DIR_MODE)
+        } else {
+            nofollow::open_dir_beneath(root.as_fd(), &grant.path, parents)
+        };
+        let dir = opened.map_err(|error| match error {
+            OpenError::Symlink { path: link } => Refusal::Denied(Denial::new(
+                DenialKind::Escape,
+                format!(
+                    "`{}` is a symlink; medic does not follow symlinks beneath a granted root",
+                    link.display()
+                ),
+            )),
+            OpenError::NotFound { path } => {
+                Refusal::NotFound(format!("`{}` does not exist", path.display()))
+            }
+            other => Refusal::Failed(other.to_string()),
+        })?;
+        check_opened(dir.as_fd(), Path::new(path), protected)?;
+        dir
+    };
+    Ok(Target {
+        dir,
+        name: Some(name.to_os_string()),
+        shown: path.to_string(),
+    })
+}
+
+/// Refuse an opened directory on a pseudo filesystem or reaching medic's own state.
+fn check_opened(dir: BorrowedFd<'_>, shown: &Path, protected: &Protected) -> Result<(), Refusal> {
+    let io = |error: std::io::Error| Refusal::Failed(format!("`{}`: {error}", shown.display()));
+    if let Some(filesystem) = nofollow::forbidden_filesystem(dir).map_err(io)? {
+        return Err(Refusal::Denied(Denial::new(
+            DenialKind::PseudoFilesystem,
+            format!(
+                "`{}` lies on {filesystem}, which no remediation may reach",
+                shown.display()
+            ),
+        )));
+    }
+    let ancestry = nofollow::ancestry(dir).map_err(io)?;
+    if let Some((relation, state)) = protected.relation(&ancestry) {
+        return Err(Refusal::Denied(Denial::new(
+            DenialKind::ProtectedState,
+            format!(
+                "`{}` {} medic's own state `{}`, which no remediation may reach",
+                shown.display(),
+                relation.as_str(),
+                state.display()
+            ),
+        )));
+    }
+    Ok(())
+}
+
+/// `stat` of `name` in `dir` without following it; `None` when nothing is there.
+fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> Result<Option<FileStat>, Refusal> {
+    match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(stat) => Ok(Some(stat)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(errno) => Err(Refusal::Failed(errno.to_string())),
+    }
+}
+
+fn symlink_denial(shown: &str) -> Refusal {
+    Refusal::Denied(Denial::new(
+        DenialKind::Escape,
+        format!("`{shown}` is a symlink; medic does not follow symlinks beneath a granted root"),
+    ))
+}
+
+fn special_denial(shown: &str, kind: &str) -> Refusal {
+    Refusal::Denied(Denial::new(
+        DenialKind::SpecialFile,
+        format!("`{shown}` is a {kind}, not a regular file"),
+    ))
+}
+
+/// Open `name` in `target.dir` as a regular file with `flags`, never following it and
+/// never blocking on a FIFO or device.
+fn open_regular(target: &Target, flags: OFlag, mode: u32) -> Result<File, Refusal> {
+    let name = target
+        .name
+        .as_deref()
+        .ok_or_else(|| special_denial(&target.shown, "directory"))?;
+    if let Some(stat) = lstat_at(target.dir.as_fd(), name)? {
+        if nofollow::file_type(&stat) == SFlag::S_IFLNK {
+            return Err(symlink_denial(&target.shown));
+        }
+        if let Some(kind) = nofollow::special_kind(&stat) {
+            return Err(special_denial(&target.shown, kind));
+        }
+    }
+    let flags = flags | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let fd = openat(
+        target.dir.as_fd(),
+        name,
+        flags,
+        Mode::from_bits_truncate(mode),
+    )
+    .map_err(|errno| match errno {
+        Errno::ELOOP => symlink_denial(&target.shown),
+        Errno::ENOENT => Refusal::NotFound(format!("`{}` does not exist", target.shown)),
+        Errno::ENXIO => special_denial(&target.shown, "FIFO or device"),
+        other => Refusal::Failed(format!("`{}`: {other}", target.shown)),
+    })?;
+    let stat = fstat(fd.as_fd()).map_err(|errno| Refusal::Failed(errno.to_string()))?;
+    if let Some(kind) = nofollow::special_kind(&stat) {
+        return Err(special_denial(&target.shown, kind));
+    }
+    Ok(File::from(fd))
+}
+
+impl HostState {
+    /// Run one fs operation through the gate and the audit log. `act` gets one opened
+    /// target per path, in order.
     fn gated<T>(
         &mut self,
         operation: &str,
         paths: &[(&str, Access)],
-        act: impl FnOnce(&[Resolved<'_>]) -> std::io::Result<(T, String)>,
+        act: impl FnOnce(&mut Self, &[Target]) -> Result<(T, String), Refusal>,
     ) -> wasmtime::Result<Result<T, HostError>> {
-        self.budget.charge_call()?;
         let started = Instant::now();
-        let target = format!(
+        let target_text = format!(
             "{operation} {}",
             paths
                 .iter()
@@ -169,76 +307,120 @@ impl HostState {
                 .collect::<Vec<_>>()
                 .join(" -> ")
         );
-        let resolved: Result<Vec<Resolved<'_>>, Unresolved> = paths
-            .iter()
-            .map(|(path, access)| self.resolve(path, *access))
-            .collect();
-        let (decision, outcome) = match resolved {
-            Err(Unresolved::MissingRoot(missing)) => {
-                (Ok("granted".to_string()), Err(HostError::NotFound(missing)))
-            }
-            Err(Unresolved::Denied(reason)) => {
-                (Err(reason.clone()), Err(HostError::Denied(reason)))
-            }
-            Ok(resolved) => {
-                let reason = resolved
-                    .iter()
-                    .map(|resolved| resolved.reason.clone())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                match act(&resolved) {
-                    Ok((value, summary)) => (Ok(reason), Ok((value, summary))),
-                    Err(error) if error.to_string().contains(ESCAPE_MESSAGE) => {
-                        let why =
-                            format!("{target}: a symlink or path leads outside the granted root");
-                        (Err(why.clone()), Err(HostError::Denied(why)))
-                    }
-                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => (
-                        Ok(reason),
-                        Err(HostError::NotFound(format!("{target}: {error}"))),
-                    ),
-                    Err(error) => (
-                        Ok(reason),
-                        Err(HostError::Failed(format!("{target}: {error}"))),
-                    ),
+        if let Err(denial) = self.begin()? {
+            return self.deny("fs", target_text, denial, started);
+        }
+        let grants = self.grants.clone();
+        let mut reasons = Vec::new();
+        let mut targets = Vec::new();
+        for (path, access) in paths {
+            let grant = match check_fs(
+                &grants.manifest.grants.fs,
+                &grants.scope.ceiling,
+                self.operation,
+                path,
+                *access,
+            ) {
+                Ok(grant) => grant,
+                Err(denial) => return self.deny("fs", target_text, denial, started),
+            };
+            reasons.push(format!(
+                "under `{}` ({}, {})",
+                grant.path.display(),
+                grant.access.as_str(),
+                grant.origin
+            ));
+            match open_target(
+                grant,
+                path,
+                &grants.scope.protected,
+                operation == "create-dir",
+            ) {
+                Ok(target) => targets.push(target),
+                Err(refusal) => {
+                    return self.finish(target_text, reasons.join("; "), Err(refusal), started);
                 }
             }
-        };
-        let result = match &outcome {
-            Ok((_, summary)) => summary.clone(),
-            Err(HostError::NotFound(what)) => format!("not found: {what}"),
-            Err(HostError::Failed(what)) => format!("failed: {what}"),
-            Err(HostError::Denied(_)) => String::new(),
-        };
-        self.record("fs", target, decision, result, started)?;
-        Ok(outcome.map(|(value, _)| value))
+        }
+        let outcome = act(self, &targets);
+        self.finish(target_text, reasons.join("; "), outcome, started)
+    }
+
+    fn finish<T>(
+        &mut self,
+        target: String,
+        reason: String,
+        outcome: Result<(T, String), Refusal>,
+        started: Instant,
+    ) -> wasmtime::Result<Result<T, HostError>> {
+        match outcome {
+            Ok((value, summary)) => {
+                self.record("fs", target, Ok(reason), summary, started)?;
+                Ok(Ok(value))
+            }
+            Err(Refusal::Denied(denial)) => self.deny("fs", target, denial, started),
+            Err(Refusal::NotFound(what)) => {
+                self.record(
+                    "fs",
+                    target,
+                    Ok(reason),
+                    format!("not found: {what}"),
+                    started,
+                )?;
+                Ok(Err(HostError::NotFound(what)))
+            }
+            Err(Refusal::Failed(what)) => {
+                self.record("fs", target, Ok(reason), format!("failed: {what}"), started)?;
+                Ok(Err(HostError::Failed(what)))
+            }
+        }
     }
 }
 
-fn entry(name: String, metadata: &cap_std::fs::Metadata) -> Entry {
-    let modified = metadata
-        .modified()
-        .ok()
-        .and_then(|time| time.into_std().duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |since| since.as_secs());
+fn over_cap(reason: String) -> Refusal {
+    Refusal::Denied(Denial::new(DenialKind::OverCap, reason))
+}
+
+fn entry(name: String, stat: &FileStat) -> Entry {
+    let kind = nofollow::file_type(stat);
     Entry {
         name,
-        is_dir: metadata.is_dir(),
-        is_symlink: metadata.is_symlink(),
-        size: metadata.len(),
-        modified,
+        is_dir: kind == SFlag::S_IFDIR,
+        is_symlink: kind == SFlag::S_IFLNK,
+        size: u64::try_from(stat.st_size).unwrap_or(0),
+        modified: u64::try_from(stat.st_mtime).unwrap_or(0),
     }
+}
+
+fn io_failed(shown: &str, error: std::io::Error) -> Refusal {
+    Refusal::Failed(format!("`{shown}`: {error}"))
 }
 
 impl Host for HostState {
     async fn read(&mut self, path: String) -> wasmtime::Result<Result<Vec<u8>, HostError>> {
-        self.gated("read", &[(&path, Access::Read)], |resolved| {
-            let file = resolved[0].dir.open(&resolved[0].relative)?;
-            let mut data = Vec::new();
-            file.take(MAX_READ_BYTES + 1).read_to_end(&mut data)?;
-            if data.len() as u64 > MAX_READ_BYTES {
-                return Err(std::io::Error::other(format!(
-                    "file is larger than the {MAX_READ_BYTES}-byte read cap"
+        self.gated("read", &[(&path, Access::Read)], |state, targets| {
+            let target = &targets[0];
+            let file = open_regular(target, OFlag::O_RDONLY, 0)?;
+            let size = file
+                .metadata()
+                .map_err(|error| io_failed(&target.shown, error))?
+                .len();
+            let room = state.limiter.room() as u64;
+            let cap = MAX_READ_BYTES.min(room);
+            if size > cap {
+                return Err(over_cap(format!(
+                    "`{}` has {size} bytes; a read may return at most {cap} (the {MAX_READ_BYTES}-byte cap or the guest's remaining memory)",
+                    target.shown
+                )));
+            }
+            let mut data = Vec::with_capacity(size as usize);
+            file.take(cap + 1)
+                .read_to_end(&mut data)
+                .map_err(|error| io_failed(&target.shown, error))?;
+            if data.len() as u64 > cap {
+                return Err(over_cap(format!(
+                    "`{}` grew past the {cap}-byte read cap while it was read",
+                    target.shown
                 )));
             }
             let summary = format!("read {} bytes", data.len());
@@ -251,31 +433,71 @@ impl Host for HostState {
         path: String,
         data: Vec<u8>,
     ) -> wasmtime::Result<Result<(), HostError>> {
-        if data.len() > MAX_WRITE_BYTES {
-            return Ok(Err(HostError::Failed(format!(
-                "write of {} bytes is over the {MAX_WRITE_BYTES}-byte cap",
-                data.len()
-            ))));
-        }
-        self.gated("write", &[(&path, Access::ReadWrite)], |resolved| {
-            resolved[0].dir.write(&resolved[0].relative, &data)?;
+        self.gated("write", &[(&path, Access::ReadWrite)], |state, targets| {
+            let target = &targets[0];
+            if data.len() > super::limits::MAX_WRITE_BYTES {
+                return Err(over_cap(format!(
+                    "a write of {} bytes is over the {}-byte cap",
+                    data.len(),
+                    super::limits::MAX_WRITE_BYTES
+                )));
+            }
+            state.run_budget.charge_write(data.len() as u64)?;
+            let mut file = open_regular(target, OFlag::O_WRONLY | OFlag::O_CREAT, NEW_FILE_MODE)?;
+            file.set_len(0)
+                .and_then(|()| file.write_all(&data))
+                .map_err(|error| io_failed(&target.shown, error))?;
             Ok(((), format!("wrote {} bytes", data.len())))
         })
     }
 
     async fn list_dir(&mut self, path: String) -> wasmtime::Result<Result<Vec<Entry>, HostError>> {
-        self.gated("list", &[(&path, Access::Read)], |resolved| {
+        self.gated("list", &[(&path, Access::Read)], |state, targets| {
+            let target = &targets[0];
+            let dir = match &target.name {
+                None => openat(target.dir.as_fd(), ".", directory_flags(), Mode::empty()),
+                Some(name) => openat(target.dir.as_fd(), name.as_os_str(), directory_flags(), Mode::empty()),
+            }
+            .map_err(|errno| match errno {
+                Errno::ELOOP => symlink_denial(&target.shown),
+                Errno::ENOENT => Refusal::NotFound(format!("`{}` does not exist", target.shown)),
+                Errno::ENOTDIR => match target
+                    .name
+                    .as_deref()
+                    .map(|name| lstat_at(target.dir.as_fd(), name))
+                {
+                    Some(Ok(Some(stat))) if nofollow::file_type(&stat) == SFlag::S_IFLNK => {
+                        symlink_denial(&target.shown)
+                    }
+                    _ => Refusal::Failed(format!("`{}` is not a directory", target.shown)),
+                },
+                other => Refusal::Failed(format!("`{}`: {other}", target.shown)),
+            })?;
+            let listing = dir.try_clone().map_err(|error| io_failed(&target.shown, error))?;
+            let mut listing = nix::dir::Dir::from_fd(listing)
+                .map_err(|errno| Refusal::Failed(errno.to_string()))?;
+            let room = state.limiter.room();
+            let mut spent = 0usize;
             let mut entries = Vec::new();
-            for item in resolved[0].dir.read_dir(&resolved[0].relative)? {
-                let item = item?;
-                let name = item.file_name().to_string_lossy().into_owned();
-                let metadata = item.metadata()?;
-                entries.push(entry(name, &metadata));
-                if entries.len() > MAX_LIST_ENTRIES {
-                    return Err(std::io::Error::other(format!(
-                        "more than {MAX_LIST_ENTRIES} entries"
+            for item in listing.iter() {
+                let item = item.map_err(|errno| Refusal::Failed(errno.to_string()))?;
+                let name = item.file_name();
+                if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                    continue;
+                }
+                use std::os::unix::ffi::OsStrExt;
+                let os_name = OsStr::from_bytes(name.to_bytes());
+                let Ok(stat) = fstatat(dir.as_fd(), os_name, AtFlags::AT_SYMLINK_NOFOLLOW) else {
+                    continue;
+                };
+                spent += name.to_bytes().len() + ENTRY_OVERHEAD;
+                if entries.len() >= MAX_LIST_ENTRIES || spent > room {
+                    return Err(over_cap(format!(
+                        "`{}` has more entries than a listing may return ({MAX_LIST_ENTRIES} entries, {room} bytes of guest memory)",
+                        target.shown
                     )));
                 }
+                entries.push(entry(os_name.to_string_lossy().into_owned(), &stat));
             }
             let summary = format!("{} entries", entries.len());
             Ok((entries, summary))
@@ -287,17 +509,52 @@ impl Host for HostState {
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
-        self.gated("metadata", &[(&path, Access::Read)], |resolved| {
-            let metadata = resolved[0].dir.symlink_metadata(&resolved[0].relative)?;
-            Ok((entry(name, &metadata), format!("{} bytes", metadata.len())))
+        self.gated("metadata", &[(&path, Access::Read)], |_, targets| {
+            let target = &targets[0];
+            let stat = match &target.name {
+                None => {
+                    fstat(target.dir.as_fd()).map_err(|errno| Refusal::Failed(errno.to_string()))?
+                }
+                Some(file) => lstat_at(target.dir.as_fd(), file)?.ok_or_else(|| {
+                    Refusal::NotFound(format!("`{}` does not exist", target.shown))
+                })?,
+            };
+            let size = stat.st_size;
+            Ok((entry(name, &stat), format!("{size} bytes")))
         })
     }
 
     async fn create_dir(&mut self, path: String) -> wasmtime::Result<Result<(), HostError>> {
-        self.gated("create-dir", &[(&path, Access::ReadWrite)], |resolved| {
-            resolved[0].dir.create_dir_all(&resolved[0].relative)?;
-            Ok(((), "created".to_string()))
-        })
+        self.gated(
+            "create-dir",
+            &[(&path, Access::ReadWrite)],
+            |state, targets| {
+                let target = &targets[0];
+                let Some(name) = &target.name else {
+                    return Ok(((), "exists".to_string()));
+                };
+                // `open_target` created the missing directories above it, as `mkdir -p` does.
+                let created = nofollow::create_dir_beneath(
+                    target.dir.as_fd(),
+                    Path::new(&target.shown),
+                    &[name.as_os_str()],
+                    NEW_DIR_MODE,
+                )
+                .map_err(|error| match error {
+                    OpenError::Symlink { .. } => symlink_denial(&target.shown),
+                    OpenError::NotDirectory { .. } => {
+                        Refusal::Failed(format!("`{}` exists and is not a directory", target.shown))
+                    }
+                    other => Refusal::Failed(other.to_string()),
+                })?;
+                check_opened(
+                    created.as_fd(),
+                    Path::new(&target.shown),
+                    &state.grants.scope.protected,
+                )?;
+                Ok(((), "created".to_string()))
+            },
+        )
     }
 
     async fn rename(
@@ -308,21 +565,59 @@ impl Host for HostState {
         self.gated(
             "rename",
             &[(&src, Access::ReadWrite), (&dst, Access::ReadWrite)],
-            |resolved| {
-                resolved[0].dir.rename(
-                    &resolved[0].relative,
-                    resolved[1].dir,
-                    &resolved[1].relative,
-                )?;
+            |_, targets| {
+                let (from, to) = (&targets[0], &targets[1]);
+                let (Some(from_name), Some(to_name)) = (&from.name, &to.name) else {
+                    return Err(Refusal::Denied(Denial::new(
+                        DenialKind::Malformed,
+                        "a granted root itself cannot be renamed, nor replaced by a rename",
+                    )));
+                };
+                renameat(
+                    from.dir.as_fd(),
+                    from_name.as_os_str(),
+                    to.dir.as_fd(),
+                    to_name.as_os_str(),
+                )
+                .map_err(|errno| match errno {
+                    Errno::ENOENT => Refusal::NotFound(format!("`{}` does not exist", from.shown)),
+                    other => Refusal::Failed(format!("rename `{}`: {other}", from.shown)),
+                })?;
                 Ok(((), "renamed".to_string()))
             },
         )
     }
 
     async fn remove_file(&mut self, path: String) -> wasmtime::Result<Result<(), HostError>> {
-        self.gated("remove-file", &[(&path, Access::ReadWrite)], |resolved| {
-            resolved[0].dir.remove_file(&resolved[0].relative)?;
-            Ok(((), "removed".to_string()))
-        })
+        self.gated(
+            "remove-file",
+            &[(&path, Access::ReadWrite)],
+            |_, targets| {
+                let target = &targets[0];
+                let name = target
+                    .name
+                    .as_deref()
+                    .ok_or_else(|| special_denial(&target.shown, "directory"))?;
+                match lstat_at(target.dir.as_fd(), name)? {
+                    None => Err(Refusal::NotFound(format!(
+                        "`{}` does not exist",
+                        target.shown
+                    ))),
+                    Some(stat) if nofollow::file_type(&stat) == SFlag::S_IFDIR => {
+                        Err(special_denial(&target.shown, "directory"))
+                    }
+                    Some(_) => {
+                        unlinkat(target.dir.as_fd(), name, UnlinkatFlags::NoRemoveDir).map_err(
+                            |errno| Refusal::Failed(format!("`{}`: {errno}", target.shown)),
+                        )?;
+                        Ok(((), "removed".to_string()))
+                    }
+                }
+            },
+        )
     }
+}
+
+fn directory_flags() -> OFlag {
+    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC
 }

@@ -1,21 +1,29 @@
 //! The `http` gate: the only place a remediation's network request is decided and made.
 //!
 //! medic parses the URL itself (WHATWG rules: `0x7f.1`, `2130706433` and `127.1` all become
-//! `127.0.0.1`, dot segments are resolved), refuses userinfo and schemes other than http
-//! and https, and matches method, scheme, host, port and path against the manifest and the
-//! ceiling. A host name is resolved once, here; a name other than `localhost` must resolve
-//! only to public addresses (no DNS rebinding to loopback, private or link-local ranges),
-//! `localhost` only to loopback, and the connection goes to the address that was checked.
-//! Redirects are never followed: a 3xx goes back to the guest, and a request to its
-//! `Location` is checked again like any other. No proxy is used. Responses are cut at
-//! [`MAX_RESPONSE_BYTES`]; the guest cannot set `Host` or hop-by-hop headers.
-//! `connect` (a TCP check) is granted by `CONNECT tcp://host:port` entries.
+//! `127.0.0.1`, dot segments are resolved, names go through IDNA), normalises the host once
+//! (lower case, trailing dot dropped) and uses that one name for the check, the resolution
+//! and the connection. It refuses userinfo and schemes other than http and https, and
+//! matches method, scheme, host, port and path against the manifest and the ceiling; paths
+//! are matched on their decoded segments, and a segment that decodes to a separator (`%2F`,
+//! `%5C`), a dot segment or a control character is refused. A host name is resolved once,
+//! here; a name other than `localhost` must resolve only to public addresses (no DNS
+//! rebinding to loopback, private, link-local, multicast, reserved, NAT64 or 6to4 ranges),
+//! `localhost` only to loopback. The HTTP client is handed the checked socket address and
+//! resolves nothing itself. Redirects are never followed: a 3xx goes back to the guest,
+//! and a request to its `Location` is checked again like any other. No proxy is used.
+//! While `plan` runs only GET and HEAD are sent. Responses are cut at
+//! [`MAX_RESPONSE_BYTES`] or the guest's remaining memory; the guest cannot set `Host` or
+//! hop-by-hop headers. `connect` (a TCP check) is granted by `CONNECT tcp://host:port`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::Operation;
 use super::bindings::HostError;
 use super::bindings::medic::remediation::http::{Host, Request, Response};
+use super::denial::{Denial, DenialKind};
 use super::state::HostState;
 use crate::manifest::grant::{HostValue, HttpGrant, Scheme, Target};
 
@@ -43,50 +51,105 @@ const FORBIDDEN_HEADERS: &[&str] = &[
     "http2-settings",
 ];
 const MAX_HEADERS: usize = 64;
+/// Methods `plan` may send: they change nothing.
+const PLAN_METHODS: &[&str] = &["GET", "HEAD"];
 
-/// Parse a request URL into what grants are matched against.
-pub(crate) fn parse_target(url: &str) -> Result<(url::Url, Target), String> {
-    let parsed = url::Url::parse(url)
-        .map_err(|error| format!("`{url}` is not a valid absolute URL: {error}"))?;
+fn malformed(reason: String) -> Denial {
+    Denial::new(DenialKind::Malformed, reason)
+}
+
+/// Parse a request URL into what grants are matched against, and the URL to send, whose
+/// host is the one normalised name that is checked, resolved and connected to.
+pub(crate) fn parse_target(url: &str) -> Result<(url::Url, Target), Denial> {
+    let mut parsed = url::Url::parse(url)
+        .map_err(|error| malformed(format!("`{url}` is not a valid absolute URL: {error}")))?;
     let scheme = match parsed.scheme() {
         "http" => Scheme::Http,
         "https" => Scheme::Https,
         other => {
-            return Err(format!(
+            return Err(malformed(format!(
                 "scheme `{other}` is not allowed (http or https only)"
-            ));
+            )));
         }
     };
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err("userinfo (`user@` or `user:pass@`) in a URL is never allowed".to_string());
+        return Err(malformed(
+            "userinfo (`user@` or `user:pass@`) in a URL is never allowed".to_string(),
+        ));
     }
     let host = match parsed.host() {
         Some(url::Host::Ipv4(ip)) => HostValue::Ip(IpAddr::V4(ip)),
         Some(url::Host::Ipv6(ip)) => HostValue::Ip(IpAddr::V6(ip)),
         Some(url::Host::Domain(name)) => {
-            HostValue::Domain(name.to_ascii_lowercase().trim_end_matches('.').to_string())
+            let lower = name.to_ascii_lowercase();
+            let name = lower.strip_suffix('.').unwrap_or(&lower).to_string();
+            if name.is_empty() || name.ends_with('.') || name.contains("..") {
+                return Err(malformed(format!(
+                    "`{url}` has an empty label in its host name"
+                )));
+            }
+            HostValue::Domain(name)
         }
-        None => return Err(format!("`{url}` has no host")),
+        None => return Err(malformed(format!("`{url}` has no host"))),
     };
+    if let HostValue::Domain(name) = &host {
+        parsed
+            .set_host(Some(name))
+            .map_err(|error| malformed(format!("`{url}`: host `{name}`: {error}")))?;
+    }
     let port = parsed
         .port_or_known_default()
-        .ok_or_else(|| format!("`{url}` has no port"))?;
+        .ok_or_else(|| malformed(format!("`{url}` has no port")))?;
     let target = Target {
         scheme,
         host,
         port,
-        path: parsed.path().to_string(),
+        path: decoded_path(&parsed)?,
     };
     Ok((parsed, target))
+}
+
+/// The URL's path with each segment percent-decoded, refusing a segment that decodes to a
+/// separator, a dot segment or a control character, so a grant's pattern sees the path the
+/// server will see.
+fn decoded_path(url: &url::Url) -> Result<String, Denial> {
+    let mut decoded = String::new();
+    for segment in url.path().split('/').skip(1) {
+        let bytes: Vec<u8> = percent_encoding::percent_decode_str(segment).collect();
+        let text = String::from_utf8(bytes)
+            .map_err(|_| malformed(format!("path segment `{segment}` does not decode to UTF-8")))?;
+        if text.contains(['/', '\\']) {
+            return Err(malformed(format!(
+                "path segment `{segment}` hides a separator (`%2F` or `%5C`)"
+            )));
+        }
+        if text == "." || text == ".." {
+            return Err(malformed(format!(
+                "path segment `{segment}` is a dot segment"
+            )));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(malformed(format!(
+                "path segment `{segment}` holds a control character"
+            )));
+        }
+        decoded.push('/');
+        decoded.push_str(&text);
+    }
+    if decoded.is_empty() {
+        decoded.push('/');
+    }
+    Ok(decoded)
 }
 
 /// Decide a request: the grant that allows it, or why not.
 pub(crate) fn check_http<'g>(
     manifest: &'g [HttpGrant],
     ceiling: &[HttpGrant],
+    operation: Operation,
     method: &str,
     target: &Target,
-) -> Result<&'g HttpGrant, String> {
+) -> Result<&'g HttpGrant, Denial> {
     let shown = format!(
         "{method} {}://{}:{}{}",
         target.scheme.as_str(),
@@ -95,34 +158,53 @@ pub(crate) fn check_http<'g>(
         target.path
     );
     let Some(grant) = manifest.iter().find(|grant| grant.matches(method, target)) else {
-        return Err(format!("`{shown}` matches no http grant in the manifest"));
+        return Err(Denial::new(
+            DenialKind::NotInManifest,
+            format!("`{shown}` matches no http grant in the manifest"),
+        ));
     };
     if !ceiling
         .iter()
         .any(|allowed| allowed.matches(method, target))
     {
-        return Err(format!(
-            "`{shown}` is beyond the operator's ceiling for this risk level"
+        return Err(Denial::new(
+            DenialKind::BeyondCeiling,
+            format!("`{shown}` is beyond the operator's ceiling for this risk level"),
+        ));
+    }
+    if operation == Operation::Plan && method != "CONNECT" && !PLAN_METHODS.contains(&method) {
+        return Err(Denial::new(
+            DenialKind::DuringPlan,
+            format!("`plan` is a dry run and may send only GET and HEAD, not `{shown}`"),
         ));
     }
     Ok(grant)
 }
 
 /// Resolve the target's host once and check the addresses; returns the one to connect to.
-pub(crate) async fn resolve_checked(host: &HostValue, port: u16) -> Result<SocketAddr, String> {
+pub(crate) async fn resolve_checked(host: &HostValue, port: u16) -> Result<SocketAddr, Denial> {
+    let private = |reason: String| Denial::new(DenialKind::PrivateAddress, reason);
     match host {
-        HostValue::Ip(ip) if ip.is_unspecified() => {
-            Err(format!("`{ip}` is not an address to connect to"))
+        HostValue::Ip(ip) if ip.is_unspecified() || ip.is_multicast() => {
+            Err(private(format!("`{ip}` is not an address to connect to")))
         }
         HostValue::Ip(ip) => Ok(SocketAddr::new(*ip, port)),
         HostValue::Domain(name) => {
             let addresses: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), port))
                 .await
-                .map_err(|error| format!("cannot resolve `{name}`: {error}"))?
+                .map_err(|error| {
+                    Denial::new(
+                        DenialKind::Unresolvable,
+                        format!("cannot resolve `{name}`: {error}"),
+                    )
+                })?
                 .collect();
-            let first = *addresses
-                .first()
-                .ok_or_else(|| format!("`{name}` resolves to no address"))?;
+            let first = *addresses.first().ok_or_else(|| {
+                Denial::new(
+                    DenialKind::Unresolvable,
+                    format!("`{name}` resolves to no address"),
+                )
+            })?;
             let localhost = name == "localhost";
             for address in &addresses {
                 let ip = address.ip();
@@ -132,9 +214,9 @@ pub(crate) async fn resolve_checked(host: &HostValue, port: u16) -> Result<Socke
                     is_public(ip)
                 };
                 if !fine {
-                    return Err(format!(
+                    return Err(private(format!(
                         "`{name}` resolves to `{ip}`, which a name may not reach (grant the address itself if it is meant)"
-                    ));
+                    )));
                 }
             }
             Ok(first)
@@ -142,53 +224,81 @@ pub(crate) async fn resolve_checked(host: &HostValue, port: u16) -> Result<Socke
     }
 }
 
-fn is_public(ip: IpAddr) -> bool {
+/// True for an address on the public internet: not loopback, private, link-local,
+/// shared, documentation, benchmarking, multicast, reserved, NAT64, 6to4 or Teredo.
+pub(crate) fn is_public(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(ip) => {
-            let [a, b, ..] = ip.octets();
-            !(ip.is_loopback()
-                || ip.is_private()
-                || ip.is_link_local()
-                || ip.is_unspecified()
-                || ip.is_broadcast()
-                || ip.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)))
-        }
+        IpAddr::V4(ip) => is_public_v4(ip),
         IpAddr::V6(ip) => {
-            let first = ip.segments()[0];
-            let mapped = ip.to_ipv4_mapped().map(IpAddr::V4);
+            if let Some(mapped) = ip.to_ipv4_mapped() {
+                return is_public_v4(mapped);
+            }
+            let segments = ip.segments();
+            let first = segments[0];
+            let embeds_v4 = segments[..6].iter().all(|segment| *segment == 0);
             !(ip.is_loopback()
                 || ip.is_unspecified()
+                || ip.is_multicast()
+                || embeds_v4
                 || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
-                && mapped.is_none_or(is_public)
+                || (first & 0xffc0) == 0xfe80
+                || (first & 0xffc0) == 0xfec0
+                || (segments[0] == 0x64 && segments[1] == 0xff9b)
+                || first == 0x2002
+                || (first == 0x2001 && segments[1] < 0x0200)
+                || (first == 0x2001 && segments[1] == 0x0db8)
+                || (first == 0x0100 && segments[1..4] == [0, 0, 0]))
         }
     }
 }
 
+fn is_public_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_documentation()
+        || ip.is_multicast()
+        || a == 0
+        || a >= 240
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 198 && (18..20).contains(&b))
+        || (a == 192 && b == 0 && ip.octets()[2] == 0))
+}
+
 impl Host for HostState {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HostError>> {
-        self.budget.charge_call()?;
         let started = Instant::now();
         let method = request.method.to_ascii_uppercase();
         let mut target_text = format!("{method} {}", request.url);
+        if let Err(denial) = self.begin()? {
+            return self.deny("http", target_text, denial, started);
+        }
         let grants = self.grants.clone();
+        let operation = self.operation;
         let decision = parse_target(&request.url).and_then(|(url, target)| {
             target_text = format!("{method} {url}");
             if method == "CONNECT" {
-                return Err("method CONNECT is only for `connect`".to_string());
+                return Err(malformed(
+                    "method CONNECT is only for `connect`".to_string(),
+                ));
             }
             check_headers(&request.headers)?;
             if request.body.len() > MAX_REQUEST_BYTES {
-                return Err(format!(
-                    "request body of {} bytes is over the {MAX_REQUEST_BYTES}-byte cap",
-                    request.body.len()
+                return Err(Denial::new(
+                    DenialKind::OverCap,
+                    format!(
+                        "request body of {} bytes is over the {MAX_REQUEST_BYTES}-byte cap",
+                        request.body.len()
+                    ),
                 ));
             }
             let grant = check_http(
                 &grants.manifest.grants.http,
-                &grants.ceiling.grants.http,
+                &grants.scope.ceiling.grants.http,
+                operation,
                 &method,
                 &target,
             )?;
@@ -203,39 +313,22 @@ impl Host for HostState {
         });
         let (url, target, reason) = match decision {
             Ok(allowed) => allowed,
-            Err(reason) => {
-                self.record(
-                    "http",
-                    target_text,
-                    Err(reason.clone()),
-                    String::new(),
-                    started,
-                )?;
-                return Ok(Err(HostError::Denied(reason)));
-            }
+            Err(denial) => return self.deny("http", target_text, denial, started),
         };
         let address = match resolve_checked(&target.host, target.port).await {
             Ok(address) => address,
-            Err(reason) => {
-                self.record(
-                    "http",
-                    target_text,
-                    Err(reason.clone()),
-                    String::new(),
-                    started,
-                )?;
-                return Ok(Err(HostError::Denied(reason)));
-            }
+            Err(denial) => return self.deny("http", target_text, denial, started),
         };
         let timeout = grants.manifest.limits.timeout.min(MAX_REQUEST_TIME);
+        let body_cap = MAX_RESPONSE_BYTES.min(self.limiter.room());
         let outcome = send_pinned(
             &method,
             url,
             &target,
             address,
-            request.headers,
-            request.body,
+            (request.headers, request.body),
             timeout,
+            body_cap,
         )
         .await;
         let result = match &outcome {
@@ -260,14 +353,18 @@ impl Host for HostState {
         host: String,
         port: u16,
     ) -> wasmtime::Result<Result<u32, HostError>> {
-        self.budget.charge_call()?;
         let started = Instant::now();
         let target_text = format!("CONNECT tcp://{host}:{port}");
+        if let Err(denial) = self.begin()? {
+            return self.deny("http", target_text, denial, started);
+        }
         let grants = self.grants.clone();
+        let operation = self.operation;
         let decision = parse_tcp_target(&host, port).and_then(|target| {
             let grant = check_http(
                 &grants.manifest.grants.http,
-                &grants.ceiling.grants.http,
+                &grants.scope.ceiling.grants.http,
+                operation,
                 "CONNECT",
                 &target,
             )?;
@@ -278,29 +375,11 @@ impl Host for HostState {
         });
         let (target, reason) = match decision {
             Ok(allowed) => allowed,
-            Err(reason) => {
-                self.record(
-                    "http",
-                    target_text,
-                    Err(reason.clone()),
-                    String::new(),
-                    started,
-                )?;
-                return Ok(Err(HostError::Denied(reason)));
-            }
+            Err(denial) => return self.deny("http", target_text, denial, started),
         };
         let address = match resolve_checked(&target.host, port).await {
             Ok(address) => address,
-            Err(reason) => {
-                self.record(
-                    "http",
-                    target_text,
-                    Err(reason.clone()),
-                    String::new(),
-                    started,
-                )?;
-                return Ok(Err(HostError::Denied(reason)));
-            }
+            Err(denial) => return self.deny("http", target_text, denial, started),
         };
         let outcome =
             match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address))
@@ -324,9 +403,9 @@ impl Host for HostState {
     }
 }
 
-fn parse_tcp_target(host: &str, port: u16) -> Result<Target, String> {
-    if host.is_empty() || host.contains(['/', '@', '?', '#', ' ']) {
-        return Err(format!("`{host}` is not a host name or address"));
+fn parse_tcp_target(host: &str, port: u16) -> Result<Target, Denial> {
+    if host.is_empty() || host.contains(['/', '@', '?', '#', ' ', '\\']) {
+        return Err(malformed(format!("`{host}` is not a host name or address")));
     }
     let bracketed = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]")
@@ -342,21 +421,39 @@ fn parse_tcp_target(host: &str, port: u16) -> Result<Target, String> {
     })
 }
 
-fn check_headers(headers: &[(String, String)]) -> Result<(), String> {
+fn check_headers(headers: &[(String, String)]) -> Result<(), Denial> {
     if headers.len() > MAX_HEADERS {
-        return Err(format!(
-            "{} headers is more than {MAX_HEADERS}",
-            headers.len()
+        return Err(Denial::new(
+            DenialKind::OverCap,
+            format!("{} headers is more than {MAX_HEADERS}", headers.len()),
         ));
     }
     for (name, _) in headers {
         if FORBIDDEN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            return Err(format!(
+            return Err(malformed(format!(
                 "header `{name}` is set by the host and may not be sent by a remediation"
-            ));
+            )));
         }
     }
     Ok(())
+}
+
+/// The one resolution the client may make: the checked name to the checked address.
+struct PinnedResolver {
+    name: String,
+    address: SocketAddr,
+}
+
+impl reqwest::dns::Resolve for PinnedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let answer: Result<reqwest::dns::Addrs, Box<dyn std::error::Error + Send + Sync>> =
+            if name.as_str() == self.name {
+                Ok(Box::new(std::iter::once(self.address)))
+            } else {
+                Err(format!("medic resolves only the checked name `{}`", self.name).into())
+            };
+        Box::pin(std::future::ready(answer))
+    }
 }
 
 async fn send_pinned(
@@ -364,9 +461,9 @@ async fn send_pinned(
     url: url::Url,
     target: &Target,
     address: SocketAddr,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    (headers, body): (Vec<(String, String)>, Vec<u8>),
     timeout: Duration,
+    body_cap: usize,
 ) -> Result<Response, String> {
     #[expect(
         clippy::disallowed_methods,
@@ -378,7 +475,10 @@ async fn send_pinned(
         .timeout(timeout)
         .connect_timeout(CONNECT_TIMEOUT);
     if let HostValue::Domain(name) = &target.host {
-        client = client.resolve(name, address);
+        client = client.dns_resolver(Arc::new(PinnedResolver {
+            name: name.clone(),
+            address,
+        }));
     }
     let client = client
         .build()
@@ -408,7 +508,7 @@ async fn send_pinned(
         .await
         .map_err(|error| format!("reading the body: {error}"))?
     {
-        let room = MAX_RESPONSE_BYTES - body.len();
+        let room = body_cap - body.len();
         if chunk.len() > room {
             body.extend_from_slice(&chunk[..room]);
             truncated = true;
@@ -442,58 +542,145 @@ mod tests {
         }
     }
 
-    fn check(method: &str, url: &str) -> Result<(), String> {
+    fn check(operation: Operation, method: &str, url: &str) -> Result<(), DenialKind> {
         let grants = [
             grant("GET", "http://127.0.0.1:*/health"),
+            grant("GET", "http://127.0.0.1:*/api/*/status"),
             grant("POST", "https://api.example.com/v1/**"),
         ];
-        let (_, target) = parse_target(url)?;
-        check_http(&grants, &grants, method, &target).map(|_| ())
+        let (_, target) = parse_target(url).map_err(|denial| denial.kind)?;
+        check_http(&grants, &grants, operation, method, &target)
+            .map(|_| ())
+            .map_err(|denial| denial.kind)
     }
 
     #[test]
-    fn http_matches_method_scheme_host_port_and_path() {
-        assert_eq!(check("GET", "http://127.0.0.1:8080/health"), Ok(()));
-        assert_eq!(check("GET", "http://0x7f.0.0.1:8080/health"), Ok(()));
-        assert_eq!(check("GET", "http://2130706433:9/health"), Ok(()));
-        assert_eq!(check("GET", "http://127.1:9/x/../health"), Ok(()));
-        assert_eq!(check("POST", "https://API.example.com./v1/reload"), Ok(()));
-        for (method, url) in [
-            ("POST", "http://127.0.0.1:8080/health"),
-            ("GET", "http://127.0.0.2:8080/health"),
-            ("GET", "http://127.0.0.1:8080/admin"),
-            ("GET", "http://127.0.0.1:8080/health/../admin"),
-            ("POST", "http://api.example.com/v1/reload"),
-            ("POST", "https://api.example.com:8443/v1/reload"),
-            ("POST", "https://evil.com/v1/reload"),
-            ("POST", "https://api.example.com.evil.com/v1/x"),
-        ] {
-            assert!(
-                check(method, url).is_err(),
-                "{method} {url} should be denied"
-            );
+    fn http_matches_method_scheme_host_port_and_decoded_path() {
+        use DenialKind::*;
+        let apply = Operation::Apply;
+        let cases: &[(&str, &str, Result<(), DenialKind>)] = &[
+            ("GET", "http://127.0.0.1:8080/health", Ok(())),
+            ("GET", "http://0x7f.0.0.1:8080/health", Ok(())),
+            ("GET", "http://2130706433:9/health", Ok(())),
+            ("GET", "http://127.1:9/x/../health", Ok(())),
+            ("GET", "http://127.0.0.1:9/%68ealth", Ok(())),
+            ("GET", "http://127.0.0.1:9/api/web/status", Ok(())),
+            ("POST", "https://API.example.com./v1/reload", Ok(())),
+            ("POST", "https://api.example.com/v1/a/b", Ok(())),
+            ("POST", "http://127.0.0.1:8080/health", Err(NotInManifest)),
+            ("GET", "http://127.0.0.2:8080/health", Err(NotInManifest)),
+            ("GET", "http://127.0.0.1:8080/admin", Err(NotInManifest)),
+            (
+                "GET",
+                "http://127.0.0.1:8080/health/../admin",
+                Err(NotInManifest),
+            ),
+            (
+                "GET",
+                "http://127.0.0.1:9/api/web%2Fadmin/status",
+                Err(Malformed),
+            ),
+            (
+                "GET",
+                "http://127.0.0.1:9/api/web%5Cadmin/status",
+                Err(Malformed),
+            ),
+            (
+                "GET",
+                "http://127.0.0.1:9/api/%2e%2e/status",
+                Err(NotInManifest),
+            ),
+            ("GET", "http://127.0.0.1:9/api/%252e%252e/status", Ok(())),
+            ("GET", "http://127.0.0.1:9/api/a%00b/status", Err(Malformed)),
+            (
+                "POST",
+                "http://api.example.com/v1/reload",
+                Err(NotInManifest),
+            ),
+            (
+                "POST",
+                "https://api.example.com:8443/v1/reload",
+                Err(NotInManifest),
+            ),
+            ("POST", "https://evil.com/v1/reload", Err(NotInManifest)),
+            (
+                "POST",
+                "https://api.example.com.evil.com/v1/x",
+                Err(NotInManifest),
+            ),
+            ("POST", "https://api.example.com../v1/x", Err(Malformed)),
+        ];
+        for (method, url, expected) in cases {
+            assert_eq!(check(apply, method, url), *expected, "{method} {url}");
         }
+    }
+
+    #[test]
+    fn plan_sends_only_get_and_head() {
+        assert_eq!(
+            check(Operation::Plan, "POST", "https://api.example.com/v1/reload"),
+            Err(DenialKind::DuringPlan)
+        );
+        assert_eq!(
+            check(Operation::Plan, "GET", "http://127.0.0.1:1/health"),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn the_sent_url_carries_the_checked_name() {
+        let (url, target) = parse_target("https://API.Example.COM./v1/x").unwrap();
+        assert_eq!(url.host_str(), Some("api.example.com"));
+        assert_eq!(target.host, HostValue::Domain("api.example.com".into()));
+        let (url, _) = parse_target("http://bücher.example/").unwrap();
+        assert_eq!(url.host_str(), Some("xn--bcher-kva.example"));
     }
 
     #[test]
     fn http_refuses_userinfo_and_other_schemes() {
         assert_eq!(
-            check("GET", "http://127.0.0.1@evil.com/health").unwrap_err(),
-            "userinfo (`user@` or `user:pass@`) in a URL is never allowed"
+            check(Operation::Apply, "GET", "http://127.0.0.1@evil.com/health"),
+            Err(DenialKind::Malformed)
         );
         assert_eq!(
-            check("GET", "file:///etc/passwd").unwrap_err(),
-            "scheme `file` is not allowed (http or https only)"
+            check(Operation::Apply, "GET", "file:///etc/passwd"),
+            Err(DenialKind::Malformed)
         );
     }
 
     #[test]
     fn names_must_resolve_to_public_addresses() {
-        assert!(!is_public("127.0.0.1".parse().unwrap()));
-        assert!(!is_public("169.254.169.254".parse().unwrap()));
-        assert!(!is_public("10.1.2.3".parse().unwrap()));
-        assert!(!is_public("::ffff:127.0.0.1".parse().unwrap()));
-        assert!(!is_public("fe80::1".parse().unwrap()));
-        assert!(is_public("93.184.216.34".parse().unwrap()));
+        for private in [
+            "127.0.0.1",
+            "169.254.169.254",
+            "10.1.2.3",
+            "100.64.0.1",
+            "198.18.0.1",
+            "198.19.255.1",
+            "224.0.0.1",
+            "239.255.255.250",
+            "240.0.0.1",
+            "255.255.255.255",
+            "192.0.0.8",
+            "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "fe80::1",
+            "fc00::1",
+            "ff02::1",
+            "64:ff9b::a00:1",
+            "2002:7f00:1::",
+            "2001::1",
+            "2001:db8::1",
+            "100::1",
+        ] {
+            assert!(!is_public(private.parse().unwrap()), "{private}");
+        }
+        for public in [
+            "93.184.216.34",
+            "2606:2800:220:1:248:1893:25c8:1946",
+            "1.1.1.1",
+        ] {
+            assert!(is_public(public.parse().unwrap()), "{public}");
+        }
     }
 }

@@ -10,6 +10,7 @@
 
 mod bindings;
 mod checkpoint;
+pub mod denial;
 mod engine;
 pub mod env;
 pub mod exec;
@@ -19,25 +20,27 @@ pub mod limits;
 mod log;
 mod state;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use thiserror::Error;
-use wasmtime::Store;
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi::p2::bindings::{cli, clocks, random};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
-pub use engine::CacheUse;
-pub use state::{LogLine, RunContext};
+pub use denial::{Denial, DenialKind};
+pub use engine::{CacheKey, CacheUse};
+pub use limits::{Interrupted, RunBudget};
+pub use state::{LogLine, RunContext, Scope};
 
-use crate::audit::{AuditLog, HostCall};
-use crate::checkpoint::Checkpoints;
 use crate::incident::Incident;
-use crate::manifest::{Ceiling, Manifest};
+use crate::manifest::Manifest;
+use crate::stop::StopSignal;
+use crate::store::audit::{AuditLog, HostCall};
+use crate::store::checkpoints::Checkpoints;
 use bindings::{HostError, RemediationWorld, RemediationWorldPre};
 use state::{HostState, RunGrants, escape_text};
 
@@ -53,10 +56,18 @@ pub enum SandboxError {
     /// The component imports something medic does not provide (e.g. wasi:filesystem).
     #[error("component cannot be linked: {0}")]
     Link(String),
+    /// The component is larger than medic compiles.
+    #[error("component has {size} bytes, more than the {cap}-byte limit")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The limit.
+        cap: u64,
+    },
 }
 
 /// One of the four exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Operation {
     /// Dry run.
@@ -106,15 +117,17 @@ pub enum CallOutcome {
         /// The evidence.
         detail: String,
     },
-    /// The guest returned an error. `denied` when it came from a refused host call.
+    /// The guest returned an error.
     GuestError {
-        /// `denied`, `not_found` or `failed`.
+        /// `denied`, `not_found`, `failed` or `invalid_input`, as the guest said.
         kind: &'static str,
         /// The guest's message.
         message: String,
     },
     /// The guest was stopped: a limit, a trap, a timeout.
     Stopped(String),
+    /// The guest was stopped because medic received this signal.
+    Interrupted(i32),
 }
 
 /// Everything one export call produced.
@@ -126,6 +139,8 @@ pub struct CallReport {
     pub outcome: CallOutcome,
     /// Every host call, in order.
     pub host_calls: Vec<HostCall>,
+    /// True when the host refused any of them, whatever the guest then returned.
+    pub denied: bool,
     /// Log and progress lines.
     pub logs: Vec<LogLine>,
     /// Captured stdout, escaped.
@@ -136,16 +151,21 @@ pub struct CallReport {
     pub duration: Duration,
 }
 
-/// What a call needs besides the component: who it is for and where it records.
+/// What a call needs besides the component: who it is for, what it may do besides its
+/// manifest, where it records, and what stops it.
 pub struct CallContext {
     /// The run and incident ids.
     pub run: RunContext,
     /// Where host calls are recorded.
     pub audit: AuditLog,
-    /// The incident's checkpoints for this remediation.
+    /// This run's checkpoints.
     pub checkpoints: Checkpoints,
-    /// The operator's ceiling for the remediation's risk level.
-    pub ceiling: Ceiling,
+    /// The ceiling, the checked programs, the env values, what it may not reach.
+    pub scope: Arc<Scope>,
+    /// What the run has spent so far, across its calls.
+    pub run_budget: Arc<RunBudget>,
+    /// Raised by SIGINT or SIGTERM: the guest stops at its next host call or epoch tick.
+    pub stop: StopSignal,
 }
 
 /// A compiled, linked remediation, ready to instantiate many times.
@@ -163,9 +183,9 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// An engine caching compiled components in `cache_dir` (none: no cache).
-    pub fn new(cache_dir: Option<PathBuf>) -> Result<Self, SandboxError> {
-        let engine = engine::MedicEngine::new(cache_dir)?;
+    /// An engine caching compiled components under `cache` (none: no cache).
+    pub fn new(cache: Option<CacheKey>) -> Result<Self, SandboxError> {
+        let engine = engine::MedicEngine::new(cache)?;
         let linker = build_linker(&engine.engine)
             .map_err(|error| SandboxError::Engine(format!("{error:#}")))?;
         Ok(Sandbox { engine, linker })
@@ -174,6 +194,12 @@ impl Sandbox {
     /// Compile (or load from cache) and link `wasm`, whose sha256 the caller has checked
     /// against `manifest`. Fails if the component imports anything medic does not provide.
     pub fn prepare(&self, manifest: Arc<Manifest>, wasm: &[u8]) -> Result<Prepared, SandboxError> {
+        if wasm.len() as u64 > limits::MAX_COMPONENT_BYTES {
+            return Err(SandboxError::TooLarge {
+                size: wasm.len(),
+                cap: limits::MAX_COMPONENT_BYTES,
+            });
+        }
         let (component, cache) = self.engine.compile(wasm, &manifest.sha256)?;
         let instance_pre = self
             .linker
@@ -206,29 +232,42 @@ impl Sandbox {
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .build();
+        let stop = context.stop.clone();
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
-            store_limits: limits::store_limits(&limits),
+            limiter: limits::GuestLimiter::new(&limits),
             grants: Arc::new(RunGrants {
                 manifest: prepared.manifest.clone(),
-                ceiling: context.ceiling,
+                scope: context.scope,
             }),
             run: context.run,
-            operation: operation.as_str(),
+            operation,
             audit: context.audit,
             checkpoints: context.checkpoints,
-            fs_roots: fs::FsRoots::open(&prepared.manifest.grants.fs),
-            budget: limits::Budget::new(&limits),
+            budget: limits::Budget::new(&limits, context.stop.clone()),
+            run_budget: context.run_budget,
+            stop: context.stop,
             calls: Vec::new(),
             logs: Vec::new(),
             revealed: Vec::new(),
             audit_failure: None,
         };
         let mut store = Store::new(&self.engine.engine, state);
-        store.limiter(|state| &mut state.store_limits);
-        store.set_epoch_deadline(limits::deadline_ticks(limits.timeout));
-        store.epoch_deadline_trap();
+        store.limiter(|state| &mut state.limiter);
+        // Check at every tick whether medic must stop; trap once the call's wall-clock time
+        // (host calls included) is up.
+        let deadline = started + limits.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if let Some(signal) = stop.raised() {
+                return Err(wasmtime::Error::new(Interrupted(signal)));
+            }
+            if Instant::now() >= deadline {
+                return Err(wasmtime::Error::new(wasmtime::Trap::Interrupt));
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
 
         let wit_incident = to_wit(incident);
         let run = async {
@@ -272,11 +311,14 @@ impl Sandbox {
         };
         let outcome = match tokio::time::timeout(limits.timeout + limits::GRACE, run).await {
             Ok(Ok(outcome)) => outcome,
-            Ok(Err(error)) => {
-                let output_full =
-                    stdout.contents().len() >= output_cap || stderr.contents().len() >= output_cap;
-                CallOutcome::Stopped(limits::describe_trap(&error, &limits, output_full))
-            }
+            Ok(Err(error)) => match error.downcast_ref::<Interrupted>() {
+                Some(Interrupted(signal)) => CallOutcome::Interrupted(*signal),
+                None => {
+                    let output_full = stdout.contents().len() >= output_cap
+                        || stderr.contents().len() >= output_cap;
+                    CallOutcome::Stopped(limits::describe_trap(&error, &limits, output_full))
+                }
+            },
             Err(_) => CallOutcome::Stopped(format!(
                 "time limit: the call did not finish within {} (a host call was still running)",
                 humantime::format_duration(limits.timeout)
@@ -288,9 +330,11 @@ impl Sandbox {
             None => redact_outcome(outcome, &state.revealed),
         };
         let redact = |text: &str| env::redact(text, &state.revealed);
+        let denied = state.calls.iter().any(|call| !call.allowed);
         CallReport {
             operation,
             outcome,
+            denied,
             host_calls: state.calls,
             logs: state
                 .logs
@@ -333,6 +377,7 @@ fn redact_outcome(outcome: CallOutcome, revealed: &[(String, String)]) -> CallOu
             message: redact(&message),
         },
         CallOutcome::Stopped(reason) => CallOutcome::Stopped(redact(&reason)),
+        CallOutcome::Interrupted(signal) => CallOutcome::Interrupted(signal),
     }
 }
 
@@ -341,6 +386,7 @@ fn guest_error(error: HostError) -> CallOutcome {
         HostError::Denied(message) => ("denied", message),
         HostError::NotFound(message) => ("not_found", message),
         HostError::Failed(message) => ("failed", message),
+        HostError::InvalidInput(message) => ("invalid_input", message),
     };
     CallOutcome::GuestError {
         kind,

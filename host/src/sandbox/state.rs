@@ -1,23 +1,55 @@
 //! `HostState`: what one store carries while a component runs: its WASI context (no files,
-//! no sockets, no env, captured stdout/stderr), its grants, its limits and its audit trail.
+//! no sockets, no env, captured stdout/stderr), its grants, its limits, what it may not
+//! reach, and its audit trail.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use wasmtime::StoreLimits;
+use sha2::{Digest, Sha256};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::fs::FsRoots;
-use super::limits::Budget;
-use crate::audit::{AuditEvent, AuditLog, HostCall};
-use crate::checkpoint::Checkpoints;
+use super::Operation;
+use super::bindings::HostError;
+use super::denial::Denial;
+use super::limits::{Budget, GuestLimiter, RunBudget};
 use crate::manifest::{Ceiling, Manifest};
+use crate::process::CheckedProgram;
+use crate::stop::StopSignal;
+use crate::store::audit::{AuditEvent, AuditLog, HostCall};
+use crate::store::checkpoints::Checkpoints;
+use crate::store::data_dir::Protected;
 
-/// The grants in force for a run: a call must match both.
+/// Longest target, reason or result an audit record holds; a longer one is recorded by
+/// its start, its length and its sha256, so a guest cannot bloat the log with one call.
+pub(crate) const MAX_AUDIT_FIELD_BYTES: usize = 2048;
+/// Bytes of an over-long field kept at its start.
+const KEPT_PREFIX_BYTES: usize = 256;
+/// Room a run must have left in its database budget for a host call to go ahead: the
+/// largest record one call can add.
+const RECORD_RESERVE: u64 = 4 * MAX_AUDIT_FIELD_BYTES as u64 + 1024;
+
+/// What a run may do besides what its manifest says, decided by the caller before the run
+/// starts: the gates read no configuration and no environment themselves.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// The operator's ceiling for the manifest's risk level: every call must match it too.
+    pub ceiling: Ceiling,
+    /// Each exec grant's program, by its declared path, as checked at load; `None` when it
+    /// does not exist on this host.
+    pub programs: BTreeMap<PathBuf, Option<CheckedProgram>>,
+    /// The values of the manifest's declared env names that are set on this host.
+    pub env: Vec<(String, String)>,
+    /// What no fs call may reach: medic's own state.
+    pub protected: Protected,
+}
+
+/// The grants in force for a call: the manifest and the run's scope.
 pub(crate) struct RunGrants {
     pub(crate) manifest: Arc<Manifest>,
-    pub(crate) ceiling: Ceiling,
+    pub(crate) scope: Arc<Scope>,
 }
 
 /// Identifies the run for audit records and checkpoints.
@@ -25,7 +57,7 @@ pub(crate) struct RunGrants {
 pub struct RunContext {
     /// The run's id.
     pub run_id: String,
-    /// The incident's id (checkpoints are kept per incident).
+    /// The incident's id.
     pub incident_id: String,
 }
 
@@ -42,14 +74,15 @@ pub struct LogLine {
 pub(crate) struct HostState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
-    pub(crate) store_limits: StoreLimits,
+    pub(crate) limiter: GuestLimiter,
     pub(crate) grants: Arc<RunGrants>,
     pub(crate) run: RunContext,
-    pub(crate) operation: &'static str,
+    pub(crate) operation: Operation,
     pub(crate) audit: AuditLog,
     pub(crate) checkpoints: Checkpoints,
-    pub(crate) fs_roots: FsRoots,
     pub(crate) budget: Budget,
+    pub(crate) run_budget: Arc<RunBudget>,
+    pub(crate) stop: StopSignal,
     pub(crate) calls: Vec<HostCall>,
     pub(crate) logs: Vec<LogLine>,
     /// Environment values handed to the guest, redacted from everything it reports.
@@ -64,43 +97,82 @@ impl HostState {
         &self.grants.manifest.name
     }
 
+    /// Start a host call: count it (trapping past the call limit or when medic must stop)
+    /// and refuse it when the run's database budget could not hold its record.
+    pub(crate) fn begin(&mut self) -> wasmtime::Result<Result<(), Denial>> {
+        self.budget.charge_call()?;
+        Ok(self.run_budget.charge_record(RECORD_RESERVE))
+    }
+
+    /// Record a refused call and hand the guest its denial.
+    pub(crate) fn deny<T>(
+        &mut self,
+        capability: &str,
+        target: String,
+        denial: Denial,
+        started: Instant,
+    ) -> wasmtime::Result<Result<T, HostError>> {
+        let reason = denial.reason.clone();
+        self.record(capability, target, Err(denial), String::new(), started)?;
+        Ok(Err(HostError::Denied(reason)))
+    }
+
     /// Record one host call durably before the guest sees its result. If the audit log
     /// cannot be written the call must not be reported done: the caller traps.
     pub(crate) fn record(
         &mut self,
         capability: &str,
         target: String,
-        decision: Result<String, String>,
+        decision: Result<String, Denial>,
         result: String,
         started: Instant,
     ) -> wasmtime::Result<()> {
-        let (allowed, reason) = match decision {
-            Ok(reason) => (true, reason),
-            Err(reason) => (false, reason),
+        let (allowed, reason, denial) = match decision {
+            Ok(reason) => (true, reason, None),
+            Err(denial) => (false, denial.reason, Some(denial.kind)),
         };
         let call = HostCall {
-            operation: self.operation.to_string(),
+            operation: self.operation.as_str().to_string(),
             capability: capability.to_string(),
-            target,
+            target: bounded(target),
             allowed,
-            reason,
-            result,
+            reason: bounded(reason),
+            denial,
+            result: bounded(result),
             duration_ms: started.elapsed().as_millis() as u64,
         };
         if !allowed {
             tracing::debug!(remediation = %self.remediation(), capability, target = %call.target, reason = %call.reason, "denied");
         }
-        if let Err(error) = self
-            .audit
-            .append(&self.run.run_id, &AuditEvent::HostCall(call.clone()))
-        {
-            let message = format!("audit log write failed, stopping the run: {error}");
-            self.audit_failure = Some(message.clone());
-            return Err(wasmtime::Error::msg(message));
+        let event = AuditEvent::HostCall(call.clone());
+        match self.audit.append(&self.run.run_id, &event) {
+            Ok(written) => self.run_budget.add_record(written),
+            Err(error) => {
+                let message = format!("audit log write failed, stopping the run: {error}");
+                self.audit_failure = Some(message.clone());
+                return Err(wasmtime::Error::msg(message));
+            }
         }
         self.calls.push(call);
         Ok(())
     }
+}
+
+/// `text` whole when short, else its start, its length and its sha256.
+pub(crate) fn bounded(text: String) -> String {
+    if text.len() <= MAX_AUDIT_FIELD_BYTES {
+        return text;
+    }
+    let mut cut = KEPT_PREFIX_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(
+        "{}… ({} bytes, sha256 {})",
+        &text[..cut],
+        text.len(),
+        hex::encode(Sha256::digest(text.as_bytes()))
+    )
 }
 
 impl WasiView for HostState {
@@ -122,14 +194,23 @@ impl super::bindings::medic::remediation::types::Host for HostState {}
 
 /// Escape control and bidi characters so guest text cannot rewrite an operator's terminal.
 pub(crate) fn escape_text(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}');
-        if (c.is_control() && c != '\t') || bidi {
-            escaped.extend(c.escape_unicode());
-        } else {
-            escaped.push(c);
-        }
+    crate::text::escape_control(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_audit_fields_keep_their_start_length_and_hash() {
+        assert_eq!(bounded("short".to_string()), "short");
+        let long = "é".repeat(MAX_AUDIT_FIELD_BYTES);
+        let kept = bounded(long.clone());
+        assert!(kept.len() < 400, "{}", kept.len());
+        assert!(kept.ends_with(&format!(
+            "… ({} bytes, sha256 {})",
+            long.len(),
+            hex::encode(Sha256::digest(long.as_bytes()))
+        )));
     }
-    escaped
 }

@@ -44,12 +44,13 @@ fn audit_records_each_run_and_shows_it() {
             "run_started",
             "call_finished",
             "call_finished",
+            "call_finished",
             "run_finished"
         ]
     );
     let (code, report) = verify(&medic, &[]);
     assert_eq!(code, 0);
-    assert_eq!(report["records"], 4);
+    assert_eq!(report["records"], 5);
     assert!(report["first_bad"].is_null());
 }
 
@@ -74,11 +75,11 @@ fn audit_verify_names_the_first_edited_record() {
     one_run(&medic);
     sql(
         &medic,
-        "DROP TRIGGER events_no_update; UPDATE events SET data = replace(data, 'behaved', 'tampered') WHERE seq = 2;",
+        "DROP TRIGGER events_no_update; UPDATE events SET data = replace(data, 'behaved', 'tampered') WHERE seq = 3;",
     );
     let (code, report) = verify(&medic, &[]);
     assert_eq!(code, 1);
-    assert_eq!(report["first_bad"]["seq"], 2);
+    assert_eq!(report["first_bad"]["seq"], 3);
     assert!(
         report["first_bad"]["problem"]
             .as_str()
@@ -114,7 +115,7 @@ fn audit_verify_finds_a_cut_tail_given_the_old_head() {
     let head = before["head"].as_str().unwrap().to_string();
     sql(
         &medic,
-        "DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq = 4;",
+        "DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq = 5;",
     );
     assert_eq!(
         verify(&medic, &[]).0,

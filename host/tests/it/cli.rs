@@ -42,7 +42,9 @@ fn cli_rejects_an_unknown_remediation() {
     ]);
     assert_eq!(result.code, 2);
     assert!(
-        result.stderr.contains("no remediation `no-such-fix`"),
+        result
+            .stderr
+            .contains("no bundled remediation `no-such-fix`"),
         "{}",
         result.stderr
     );

@@ -2,7 +2,7 @@
 
 use medic_tests::Remediation;
 
-use super::{assert_denial_audited, assert_denied, assert_healed, medic};
+use super::{assert_denial_audited, assert_denied, assert_healed, call, medic};
 
 #[test]
 fn env_gives_declared_names_and_denies_the_rest() {
@@ -28,7 +28,7 @@ fn env_gives_declared_names_and_denies_the_rest() {
     let report = assert_healed(&run("env-ok", "MEDIC_TEST_TOKEN"));
     // The guest got the value; what it reports back has the value redacted.
     assert!(
-        report["calls"][0]["detail"]
+        call(&report, "apply")["detail"]
             .as_str()
             .unwrap()
             .contains("MEDIC_TEST_TOKEN=[redacted:MEDIC_TEST_TOKEN]"),
@@ -36,7 +36,7 @@ fn env_gives_declared_names_and_denies_the_rest() {
     );
     for name in ["MEDIC_TEST_SECRET", "HOME", "PATH", "LD_PRELOAD"] {
         let result = run(&format!("env-{name}"), name);
-        assert_denied(&result, "env", "not declared in the manifest");
+        assert_denied(&result, "env", "not_in_manifest");
         assert!(!result.stdout.contains("hunter2"));
         assert_denial_audited(&medic, "env", name);
     }

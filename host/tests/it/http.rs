@@ -4,7 +4,7 @@
 
 use medic_tests::{Remediation, Reply, Server};
 
-use super::{Attack, assert_denial_audited, assert_denied, assert_healed, medic};
+use super::{Attack, assert_denial_audited, assert_denied, assert_healed, call, medic};
 
 fn health_server() -> Server {
     Server::start(|_, path, _| match path {
@@ -23,7 +23,7 @@ fn http_sends_a_granted_request() {
     let report = assert_healed(&medic.run_remediation(&dir, &incident));
     assert_eq!(server.hits(), vec!["GET /health"]);
     assert!(
-        report["calls"][0]["detail"]
+        call(&report, "apply")["detail"]
             .as_str()
             .unwrap()
             .contains("status 200 body ok")
@@ -45,32 +45,32 @@ fn http_denies_what_the_manifest_does_not_grant() {
         (
             "wrong path",
             vec![("url", server.url("/admin"))],
-            "matches no http grant",
+            "not_in_manifest",
         ),
         (
             "dot-dot path",
             vec![("url", server.url("/health/../admin"))],
-            "matches no http grant",
+            "not_in_manifest",
         ),
         (
             "wrong method",
             vec![("url", server.url("/health")), ("method", "POST".into())],
-            "matches no http grant",
+            "not_in_manifest",
         ),
         (
             "wrong port",
             vec![("url", other.url("/health"))],
-            "matches no http grant",
+            "not_in_manifest",
         ),
         (
             "wrong scheme",
             vec![("url", format!("https://127.0.0.1:{port}/health"))],
-            "matches no http grant",
+            "not_in_manifest",
         ),
         (
             "undeclared host",
             vec![("url", format!("http://127.0.0.2:{port}/health"))],
-            "matches no http grant",
+            "not_in_manifest",
         ),
         (
             "userinfo",
@@ -78,17 +78,17 @@ fn http_denies_what_the_manifest_does_not_grant() {
                 "url",
                 format!("http://medic.example@127.0.0.1:{port}/health"),
             )],
-            "userinfo",
+            "malformed",
         ),
         (
             "hex loopback for a name grant",
             vec![("url", format!("http://0x7f000001:{}/health", other.port()))],
-            "matches no http grant",
+            "not_in_manifest",
         ),
         (
             "decimal loopback for a name grant",
             vec![("url", format!("http://2130706433:{}/health", other.port()))],
-            "matches no http grant",
+            "not_in_manifest",
         ),
         (
             "metadata address",
@@ -96,12 +96,12 @@ fn http_denies_what_the_manifest_does_not_grant() {
                 "url",
                 "http://169.254.169.254/latest/meta-data/".to_string(),
             )],
-            "matches no http grant",
+            "not_in_manifest",
         ),
         (
             "file scheme",
             vec![("url", "file:///etc/passwd".to_string())],
-            "scheme `file`",
+            "malformed",
         ),
         (
             "host header",
@@ -109,12 +109,12 @@ fn http_denies_what_the_manifest_does_not_grant() {
                 ("url", server.url("/health")),
                 ("header", "Host: evil.example".into()),
             ],
-            "header `Host`",
+            "malformed",
         ),
         (
             "unresolvable name",
             vec![("url", "http://medic.example/health".to_string())],
-            "cannot resolve",
+            "unresolvable",
         ),
     ];
     for (index, (what, params, reason)) in cases.iter().enumerate() {
@@ -169,7 +169,7 @@ fn http_does_not_follow_a_redirect_off_the_list() {
             .starts_with("status 302"),
         "the 3xx came back to the guest: {report:#}"
     );
-    assert_denied(&result, "http", "matches no http grant");
+    assert_denied(&result, "http", "not_in_manifest");
     assert_eq!(start.hits(), vec!["GET /start"]);
     assert!(
         elsewhere.hits().is_empty(),
@@ -199,7 +199,7 @@ fn http_connect_checks_reach_only_granted_ports() {
     assert_denied(
         &medic.run_remediation(&dir, &bad),
         "http",
-        "matches no http grant",
+        "not_in_manifest",
     );
     assert_denial_audited(&medic, "http", &format!("tcp://127.0.0.1:{}", other.port()));
 }

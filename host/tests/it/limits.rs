@@ -7,9 +7,9 @@ use medic_tests::Remediation;
 
 use super::{assert_healed, medic};
 
-fn abuse() -> Remediation {
+fn abuse(timeout: &str) -> Remediation {
     Remediation::new("limits-abuse")
-        .limit("timeout", "2s")
+        .limit("timeout", timeout)
         .limit("memory", "16MiB")
         .limit("output", "4KiB")
 }
@@ -17,16 +17,18 @@ fn abuse() -> Remediation {
 #[test]
 fn limits_stop_each_kind_of_exhaustion_and_the_host_carries_on() {
     let medic = medic();
-    let dir = medic.install(&abuse());
+    // Each host call is an fsync'd audit record (about a millisecond here), so the
+    // call flood gets time enough to reach the call limit before the time limit.
     let cases = [
-        ("loop", "time limit"),
-        ("memory", "memory limit"),
-        ("recursion", "stack limit"),
-        ("log-flood", "log output limit exceeded"),
-        ("stdout-flood", "output limit"),
-        ("call-flood", "host-call limit exceeded"),
+        ("loop", "time limit", "2s"),
+        ("memory", "memory limit", "2s"),
+        ("recursion", "stack limit", "2s"),
+        ("log-flood", "log output limit exceeded", "2s"),
+        ("stdout-flood", "output limit", "2s"),
+        ("call-flood", "host-call limit exceeded", "60s"),
     ];
-    for (attack, limit) in cases {
+    for (attack, limit, timeout) in cases {
+        let dir = medic.install(&abuse(timeout));
         let incident = medic.incident(&format!("limits-{attack}"), &[("attack", attack)]);
         let result = medic.run_remediation(&dir, &incident);
         assert_eq!(
@@ -48,6 +50,7 @@ fn limits_stop_each_kind_of_exhaustion_and_the_host_carries_on() {
         let calls = report["calls"].as_array().unwrap();
         assert_eq!(calls.last().unwrap()["operation"], "rollback");
     }
+    let dir = medic.install(&abuse("2s"));
     let incident = medic.incident("limits-none", &[("attack", "none")]);
     assert_healed(&medic.run_remediation(&dir, &incident));
     medic.assert_audit_intact();

@@ -28,8 +28,9 @@ fn medic() -> Medic {
 }
 
 /// Assert a run was denied: exit 4, status `denied`, and the first denied host call is of
-/// `capability` with a reason containing `reason`. Returns that call.
-fn assert_denied(result: &RunResult, capability: &str, reason: &str) -> serde_json::Value {
+/// `capability` with denial kind `kind` (`not_in_manifest`, `escape`, ...). Returns that
+/// call.
+fn assert_denied(result: &RunResult, capability: &str, kind: &str) -> serde_json::Value {
     assert_eq!(
         result.code, 4,
         "expected exit 4 (denied)\nstdout: {}\nstderr: {}",
@@ -47,12 +48,18 @@ fn assert_denied(result: &RunResult, capability: &str, reason: &str) -> serde_js
         .first()
         .unwrap_or_else(|| panic!("no denied host call in {report:#}"));
     assert_eq!(call["capability"], capability, "{call:#}");
-    let text = call["reason"].as_str().unwrap_or_default();
-    assert!(
-        text.contains(reason),
-        "reason `{text}` should contain `{reason}`"
-    );
+    assert_eq!(call["denial"], kind, "{call:#}");
     (*call).clone()
+}
+
+/// The report's entry for the export call `operation` (`plan`, `apply`, ...).
+fn call<'a>(report: &'a serde_json::Value, operation: &str) -> &'a serde_json::Value {
+    report["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .find(|call| call["operation"] == operation)
+        .unwrap_or_else(|| panic!("no `{operation}` call in {report:#}"))
 }
 
 /// Assert a run healed (exit 0, status `healed`) and return its report.

@@ -316,6 +316,6 @@ fn restart_service_restarts_a_stopped_supervised_program_and_checks_health() {
     assert_denied(
         &run_bundled(&medic, "restart-service", &hostile, &[]),
         "exec",
-        "match no exec grant",
+        "not_in_manifest",
     );
 }

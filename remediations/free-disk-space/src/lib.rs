@@ -41,7 +41,7 @@ fn settings(incident: &Incident) -> Result<Settings, Error> {
         .trim_end_matches('/')
         .to_string();
     if !dir.starts_with('/') {
-        return Err(Error::failed(format!(
+        return Err(Error::invalid_input(format!(
             "`dir` must be an absolute path, got `{dir}`"
         )));
     }
@@ -78,7 +78,7 @@ fn parse_size(text: &str) -> Result<u64, Error> {
     let (digits, unit) = text.split_at(split);
     let number: u64 = digits
         .parse()
-        .map_err(|_| Error::failed(format!("`max_bytes`: `{text}` is not a size")))?;
+        .map_err(|_| Error::invalid_input(format!("`max_bytes`: `{text}` is not a size")))?;
     let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kb" => 1_000,
@@ -88,14 +88,14 @@ fn parse_size(text: &str) -> Result<u64, Error> {
         "gb" => 1_000_000_000,
         "gib" | "g" => 1 << 30,
         other => {
-            return Err(Error::failed(format!(
+            return Err(Error::invalid_input(format!(
                 "`max_bytes`: unknown unit `{other}`"
             )));
         }
     };
     number
         .checked_mul(multiplier)
-        .ok_or_else(|| Error::failed(format!("`max_bytes`: `{text}` is too large")))
+        .ok_or_else(|| Error::invalid_input(format!("`max_bytes`: `{text}` is too large")))
 }
 
 /// Rotated or temporary, judged by name alone.
@@ -322,7 +322,7 @@ mod tests {
         assert_eq!(parse_size("3 MB").unwrap(), 3_000_000);
         assert_eq!(
             parse_size("1x"),
-            Err(Error::failed("`max_bytes`: unknown unit `x`"))
+            Err(Error::invalid_input("`max_bytes`: unknown unit `x`"))
         );
     }
 }

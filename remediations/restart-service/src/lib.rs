@@ -30,7 +30,7 @@ enum Health<'a> {
 fn service(incident: &Incident) -> Result<&str, Error> {
     let name = incident.param("service").unwrap_or(&incident.resource_id);
     if name.is_empty() {
-        return Err(Error::failed(
+        return Err(Error::invalid_input(
             "no service named: set `service` or the resource id",
         ));
     }
@@ -57,7 +57,7 @@ fn restart_command(incident: &Incident) -> Result<(&'static str, Vec<String>), E
             };
             Ok((SYSTEMCTL, vec!["restart".to_string(), unit]))
         }
-        other => Err(Error::failed(format!(
+        other => Err(Error::invalid_input(format!(
             "unknown controller `{other}`: expected `supervisorctl` or `systemctl`"
         ))),
     }
@@ -72,14 +72,14 @@ fn health(incident: &Incident) -> Result<Health<'_>, Error> {
             .rsplit_once(':')
             .and_then(|(host, port)| Some((host, port.parse().ok()?)))
             .ok_or_else(|| {
-                Error::failed(format!("`health_tcp` must be host:port, got `{address}`"))
+                Error::invalid_input(format!("`health_tcp` must be host:port, got `{address}`"))
             })?;
         return Ok(Health::Tcp(
             host.trim_start_matches('[').trim_end_matches(']'),
             port,
         ));
     }
-    Err(Error::failed(
+    Err(Error::invalid_input(
         "no health check: set `health_url` or `health_tcp`",
     ))
 }

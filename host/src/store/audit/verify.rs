@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::GENESIS_HASH;
 use super::log::{AuditLog, record_hash};
-use crate::db::DbError;
+use crate::store::db::DbError;
 
 /// The result of a check. `--json` prints it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -2,17 +2,18 @@
 //!
 //! JSON (snake_case): `version` (1), `run_id`, `remediation`, `remediation_version`,
 //! `sha256`, `risk`, `incident_id`, `dry_run`, `status` (`healed`, `rolled_back`,
-//! `not_healed`, `denied`, `error`, `planned`), `summary`, `compile` (`compiled` or
+//! `not_healed`, `denied`, `error`, `planned`, `plan_failed`, `invalid_input`,
+//! `interrupted`), `signal` (for `interrupted`), `summary`, `compile` (`compiled` or
 //! `cached`), `steps` (dry run), `verdict`, `calls` (one per export called) and
 //! `host_calls` (each with `operation`, `capability`, `target`, `allowed`, `reason`,
 //! `result`, `duration_ms`).
 
 use serde::Serialize;
 
-use crate::audit::HostCall;
 use crate::incident::Incident;
 use crate::manifest::Manifest;
 use crate::sandbox::{CacheUse, Operation, PlannedStep};
+use crate::store::audit::HostCall;
 
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -30,6 +31,12 @@ pub enum RunStatus {
     Error,
     /// Dry run: steps listed, nothing changed.
     Planned,
+    /// `plan` failed, so nothing was applied.
+    PlanFailed,
+    /// The incident lacks a parameter the remediation needs, or one is invalid.
+    InvalidInput,
+    /// medic was asked to stop (SIGINT, SIGTERM); what `apply` did was rolled back.
+    Interrupted,
 }
 
 impl RunStatus {
@@ -42,6 +49,9 @@ impl RunStatus {
             RunStatus::Denied => "denied",
             RunStatus::Error => "error",
             RunStatus::Planned => "planned",
+            RunStatus::PlanFailed => "plan_failed",
+            RunStatus::InvalidInput => "invalid_input",
+            RunStatus::Interrupted => "interrupted",
         }
     }
 }
@@ -51,7 +61,7 @@ impl RunStatus {
 pub struct CallSummary {
     /// Which export.
     pub operation: Operation,
-    /// `ok`, `guest_error`, `denied` or `stopped`.
+    /// `ok`, `guest_error`, `denied`, `stopped` or `interrupted`.
     pub outcome: String,
     /// The guest's summary, error or the limit that stopped it.
     pub detail: String,
@@ -91,6 +101,8 @@ pub struct RunReport {
     pub dry_run: bool,
     /// How it ended.
     pub status: RunStatus,
+    /// The signal that interrupted it, for `interrupted`.
+    pub signal: Option<i32>,
     /// A sentence.
     pub summary: String,
     /// Whether the component was compiled for this run or loaded from the cache.
@@ -122,6 +134,7 @@ impl RunReport {
             incident_id: incident.id.clone(),
             dry_run,
             status: RunStatus::Error,
+            signal: None,
             summary: String::new(),
             compile: None,
             steps: None,

@@ -16,6 +16,57 @@ pub use verify::{VerifyReport, verify_chain};
 /// The hash the first record chains from.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// What sort of refusal a denial is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenialKind {
+    /// No grant of the manifest covers the call.
+    NotInManifest,
+    /// The manifest grants it, but the operator's ceiling for its risk level does not.
+    BeyondCeiling,
+    /// The request itself is ill-formed: a relative or dotted path, a NUL, a bad URL, a
+    /// forbidden header, an encoded separator.
+    Malformed,
+    /// A host name resolved to an address a name may not reach (loopback, private, ...).
+    PrivateAddress,
+    /// A host name could not be resolved, so its addresses could not be checked.
+    Unresolvable,
+    /// A symlink, rename or path would lead outside the granted root.
+    Escape,
+    /// The target is a FIFO, socket, device or directory where a file was expected.
+    SpecialFile,
+    /// A change beneath a read-only grant.
+    ReadOnly,
+    /// `plan` is a dry run: the host refuses every change while it runs.
+    DuringPlan,
+    /// A size or count cap: bytes read or written, entries, checkpoints, audit growth.
+    OverCap,
+    /// The target is medic's own state (its data directory or configuration).
+    ProtectedState,
+    /// The target lies on `/proc`, `/sys`, `/dev` or another kernel pseudo filesystem.
+    PseudoFilesystem,
+}
+
+impl DenialKind {
+    /// The kind's name, as in the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenialKind::NotInManifest => "not_in_manifest",
+            DenialKind::BeyondCeiling => "beyond_ceiling",
+            DenialKind::Malformed => "malformed",
+            DenialKind::PrivateAddress => "private_address",
+            DenialKind::Unresolvable => "unresolvable",
+            DenialKind::Escape => "escape",
+            DenialKind::SpecialFile => "special_file",
+            DenialKind::ReadOnly => "read_only",
+            DenialKind::DuringPlan => "during_plan",
+            DenialKind::OverCap => "over_cap",
+            DenialKind::ProtectedState => "protected_state",
+            DenialKind::PseudoFilesystem => "pseudo_filesystem",
+        }
+    }
+}
+
 /// One host call, as the gate decided it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostCall {
@@ -29,6 +80,9 @@ pub struct HostCall {
     pub allowed: bool,
     /// Why: the grant that matched, or what refused it.
     pub reason: String,
+    /// For a refused call, what sort of refusal (`not_in_manifest`, `during_plan`, ...).
+    #[serde(default)]
+    pub denial: Option<DenialKind>,
     /// What happened, in a line (exit status, HTTP status, bytes), for allowed calls.
     pub result: String,
     /// How long the call took on the host.

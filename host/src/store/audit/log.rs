@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{AuditEvent, GENESIS_HASH};
-use crate::db::{Database, DbError};
+use crate::store::db::{Database, DbError};
 
 /// One stored record. `--json` prints these.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -40,9 +40,9 @@ impl AuditLog {
         AuditLog { db }
     }
 
-    /// Append `event` for `run_id`, durably, and return its sequence number. Returns only
-    /// once SQLite has committed it.
-    pub fn append(&self, run_id: &str, event: &AuditEvent) -> Result<i64, DbError> {
+    /// Append `event` for `run_id`, durably, and return how many bytes the record holds.
+    /// Returns only once SQLite has committed it.
+    pub fn append(&self, run_id: &str, event: &AuditEvent) -> Result<u64, DbError> {
         let data = serde_json::to_string(event).expect("audit events always serialise");
         let at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
         let mut connection = self.db.lock();
@@ -69,7 +69,7 @@ impl AuditLog {
             )
             .map_err(|error| self.db.error(error))?;
         transaction.commit().map_err(|error| self.db.error(error))?;
-        Ok(seq)
+        Ok((data.len() + run_id.len() + at.len() + 2 * hash.len()) as u64)
     }
 
     /// Every record, in order; of one run when `run_id` is given.

@@ -1,7 +1,10 @@
-//! medic's SQLite database in the data directory: the audit log and the checkpoints.
-//! Opening creates the directory (mode 0700) and the schema.
+//! medic's SQLite database in the data directory: the audit log, the runs journal and the
+//! checkpoints. Opening creates the schema; the directory itself is opened and checked by
+//! `data_dir.rs` first.
 
 use std::path::{Path, PathBuf};
+
+use super::data_dir::DataDir;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,23 +31,36 @@ CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TABLE IF NOT EXISTS checkpoints (
-    incident_id TEXT NOT NULL,
-    remediation TEXT NOT NULL,
+DROP TABLE IF EXISTS checkpoints;
+CREATE TABLE IF NOT EXISTS run_checkpoints (
+    run_id      TEXT NOT NULL,
+    component   TEXT NOT NULL,
     key         TEXT NOT NULL,
     value       BLOB NOT NULL,
     updated_at  TEXT NOT NULL,
-    PRIMARY KEY (incident_id, remediation, key)
+    PRIMARY KEY (run_id, component, key)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT PRIMARY KEY,
+    remediation TEXT NOT NULL,
+    location    TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    incident    TEXT NOT NULL,
+    dry_run     INTEGER NOT NULL,
+    phase       TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT
 );
 ";
 
 /// A database failure, naming the file.
 #[derive(Debug, Error)]
 pub enum DbError {
-    /// The data directory could not be created.
-    #[error("cannot create data directory `{path}`: {source}")]
-    CreateDir {
-        /// The directory.
+    /// A file beside the database (a run's lock) could not be made.
+    #[error("`{path}`: {source}")]
+    Io {
+        /// The file or directory.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
@@ -67,10 +83,17 @@ pub struct Database {
 }
 
 impl Database {
-    /// Open (or create) `data_dir/medic.db`.
-    pub fn open(data_dir: &Path) -> Result<Self, DbError> {
-        create_private_dir(data_dir)?;
-        let path = data_dir.join(DB_FILE);
+    /// Open (or create) `medic.db` in the checked data directory.
+    pub fn open(data_dir: &DataDir) -> Result<Self, DbError> {
+        let path = data_dir.canonical().join(DB_FILE);
+        if let Ok(metadata) = std::fs::symlink_metadata(&path)
+            && !metadata.file_type().is_file()
+        {
+            return Err(DbError::Sqlite {
+                path,
+                source: rusqlite::Error::InvalidPath("not a regular file".into()),
+            });
+        }
         let sqlite = |source| DbError::Sqlite {
             path: path.clone(),
             source,
@@ -106,19 +129,4 @@ impl Database {
             source,
         }
     }
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), DbError> {
-    use std::os::unix::fs::DirBuilderExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|source| DbError::CreateDir {
-            path: dir.to_path_buf(),
-            source,
-        })
 }

@@ -1,0 +1,99 @@
+//! `medic recover [RUN] [--json]`: roll back runs that were killed (kill -9, a crash, a
+//! power cut) while they were changing the host, from their own checkpoints.
+
+use std::path::PathBuf;
+
+use medic::run::{RunReport, RunRequest, RunStatus};
+
+use super::exit::Exit;
+use super::output::Output;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The run to recover (default: every run that did not finish).
+    pub(crate) run: Option<String>,
+    /// Print the reports as a JSON array.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+pub(crate) fn run(
+    args: Args,
+    config_path: &Option<PathBuf>,
+    data_dir: Option<PathBuf>,
+    out: &mut Output,
+) -> anyhow::Result<Exit> {
+    let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
+    let state = super::setup::open_state(&config, config_path.as_deref())?;
+    let mut pending = medic::store::runs::unfinished(&state.db, &state.data_dir)?;
+    if let Some(run) = &args.run {
+        pending.retain(|record| record.run_id == *run);
+        if pending.is_empty() {
+            anyhow::bail!(
+                "run `{run}` is not an unfinished run (it finished, its process still runs, or it does not exist)"
+            );
+        }
+    }
+    let sandbox = super::setup::sandbox(&state)?;
+    let runtime = super::runtime()?;
+    let mut reports: Vec<RunReport> = Vec::new();
+    for record in pending {
+        let Some((record, journal)) =
+            medic::store::runs::claim(&state.db, &state.data_dir, &record.run_id)?
+        else {
+            continue;
+        };
+        let loaded = medic::catalog::load_remediation(
+            &record.location,
+            &config,
+            state.data_dir.protected(),
+        )?;
+        if loaded.manifest.sha256 != record.sha256 {
+            anyhow::bail!(
+                "run {}: `{}` is now component {}, not the {} that ran; not rolling back with a different component",
+                record.run_id,
+                record.location,
+                loaded.manifest.sha256,
+                record.sha256
+            );
+        }
+        let incident = medic::incident::parse_incident(
+            &record.incident,
+            std::path::Path::new(&format!("<run {}>", record.run_id)),
+        )?;
+        let report = runtime.block_on(medic::run::recover_run(
+            RunRequest {
+                sandbox: &sandbox,
+                loaded: &loaded,
+                incident: &incident,
+                db: &state.db,
+                data_dir: &state.data_dir,
+                ceilings: &config.ceilings,
+                dry_run: false,
+                stop: medic::stop::StopSignal::new(),
+            },
+            &record,
+            journal,
+        ))?;
+        reports.push(report);
+    }
+    if args.json {
+        out.json(&serde_json::json!({ "version": 1, "recovered": reports }))?;
+    } else if reports.is_empty() {
+        out.line("nothing to recover: every run finished")?;
+    } else {
+        for report in &reports {
+            super::run::render(report, out)?;
+        }
+    }
+    Ok(
+        if reports
+            .iter()
+            .all(|report| report.status == RunStatus::Interrupted)
+        {
+            Exit::Success
+        } else {
+            Exit::NotHealed
+        },
+    )
+}

@@ -1,0 +1,474 @@
+//! Runs one remediation against one incident. `plan` always runs first, and the host holds
+//! it to a dry run; on `--dry-run` that is all. Otherwise, when the plan succeeded, `apply`,
+//! then `verify`, and `rollback` when `apply` failed, `verify` did not confirm the fix, or
+//! medic was asked to stop. Each export runs in a fresh instance, so state passes between
+//! them only through this run's checkpoints, and a trap in `apply` still leaves `rollback`
+//! a clean instance.
+//!
+//! A run's status comes from the host's own records, never from the guest's word alone: a
+//! call during which the host refused anything makes the run `denied`, whatever the guest
+//! returned. The runs journal (`store/runs.rs`) records how far the run got, so a run that
+//! was killed is found and rolled back by `medic recover` ([`recover_run`]).
+//!
+//! Every step is recorded in the audit log before the report says it happened.
+
+mod report;
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use thiserror::Error;
+
+pub use report::{CallSummary, RunReport, RunStatus};
+
+use crate::catalog::Loaded;
+use crate::config;
+use crate::incident::Incident;
+use crate::manifest::Ceilings;
+use crate::sandbox::{
+    CallContext, CallOutcome, CallReport, Operation, Prepared, RunBudget, RunContext, Sandbox,
+    Scope,
+};
+use crate::stop::StopSignal;
+use crate::store::audit::{AuditEvent, AuditLog};
+use crate::store::checkpoints::Checkpoints;
+use crate::store::data_dir::DataDir;
+use crate::store::db::{Database, DbError};
+use crate::store::runs::{Phase, RunJournal, RunRecord, timestamp};
+
+/// Most bytes of an export call's logs (log lines, stdout, stderr) kept in its audit record
+/// and report; the rest is counted, not kept.
+const MAX_CALL_LOG_BYTES: usize = 256 << 10;
+
+/// Why a run could not be carried out or recorded.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// The audit log or the runs journal could not be written: nothing may run unrecorded.
+    #[error("audit log: {0}")]
+    Audit(#[from] DbError),
+    /// The incident could not be recorded.
+    #[error("incident: {0}")]
+    Incident(#[from] serde_json::Error),
+}
+
+/// A fresh run id: time-ordered, with a random suffix.
+pub fn new_run_id() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let random = RandomState::new().hash_one((now.as_nanos(), std::process::id()));
+    format!("run-{}-{:08x}", now.as_millis(), random as u32)
+}
+
+/// Everything one run needs.
+pub struct RunRequest<'a> {
+    /// The engine.
+    pub sandbox: &'a Sandbox,
+    /// The remediation, checked.
+    pub loaded: &'a Loaded,
+    /// What it is asked to heal.
+    pub incident: &'a Incident,
+    /// medic's database.
+    pub db: &'a Database,
+    /// medic's data directory, checked.
+    pub data_dir: &'a DataDir,
+    /// The operator's ceilings.
+    pub ceilings: &'a Ceilings,
+    /// Plan only.
+    pub dry_run: bool,
+    /// Raised by SIGINT or SIGTERM.
+    pub stop: StopSignal,
+}
+
+/// One run in progress: its ids, records and the calls it makes.
+struct Runner<'a> {
+    request: &'a RunRequest<'a>,
+    prepared: Prepared,
+    audit: AuditLog,
+    run_id: String,
+    scope: Arc<Scope>,
+    budget: Arc<RunBudget>,
+    report: RunReport,
+}
+
+impl Runner<'_> {
+    async fn call(
+        &mut self,
+        operation: Operation,
+        stop: StopSignal,
+    ) -> Result<CallReport, RunError> {
+        let request = self.request;
+        let context = CallContext {
+            run: RunContext {
+                run_id: self.run_id.clone(),
+                incident_id: request.incident.id.clone(),
+            },
+            audit: self.audit.clone(),
+            checkpoints: Checkpoints::new(
+                request.db.clone(),
+                &self.run_id,
+                &request.loaded.manifest.sha256,
+            ),
+            scope: self.scope.clone(),
+            run_budget: self.budget.clone(),
+            stop,
+        };
+        let call = request
+            .sandbox
+            .call(&self.prepared, operation, request.incident, context)
+            .await;
+        record(&self.audit, &mut self.report, &call)?;
+        Ok(call)
+    }
+
+    fn finish(mut self, status: RunStatus, summary: String) -> Result<RunReport, RunError> {
+        self.audit.append(
+            &self.run_id,
+            &AuditEvent::RunFinished {
+                status: status.as_str().to_string(),
+                summary: summary.clone(),
+            },
+        )?;
+        self.report.status = status;
+        self.report.summary = summary;
+        Ok(self.report)
+    }
+}
+
+/// The run's scope: the ceiling, the checked programs, the declared env values read now,
+/// and what it may not reach.
+fn scope_for(request: &RunRequest<'_>) -> Scope {
+    let manifest = &request.loaded.manifest;
+    Scope {
+        ceiling: request.ceilings.for_risk(manifest.risk).clone(),
+        programs: request.loaded.programs.clone(),
+        env: manifest
+            .grants
+            .env
+            .iter()
+            .filter_map(|grant| {
+                config::host_env(&grant.name).map(|value| (grant.name.clone(), value))
+            })
+            .collect(),
+        protected: request.data_dir.protected().clone(),
+    }
+}
+
+/// Run `request.loaded` against `request.incident`.
+pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunError> {
+    let run_id = new_run_id();
+    let manifest = &request.loaded.manifest;
+    let audit = AuditLog::new(request.db.clone());
+    let journal = RunJournal::begin(
+        request.db,
+        request.data_dir,
+        &RunRecord {
+            run_id: run_id.clone(),
+            remediation: manifest.name.clone(),
+            location: request.loaded.provenance.location(&manifest.name),
+            sha256: manifest.sha256.clone(),
+            incident: serde_json::to_string(request.incident)?,
+            dry_run: request.dry_run,
+            phase: Phase::Planning,
+            pid: std::process::id(),
+            started_at: timestamp(),
+        },
+    )?;
+    audit.append(
+        &run_id,
+        &AuditEvent::RunStarted {
+            remediation: manifest.name.clone(),
+            version: manifest.version.clone(),
+            sha256: manifest.sha256.clone(),
+            risk: manifest.risk.as_str().to_string(),
+            incident_id: request.incident.id.clone(),
+            dry_run: request.dry_run,
+        },
+    )?;
+    let mut report = RunReport::new(&run_id, manifest, request.incident, request.dry_run);
+    let prepared = match request
+        .sandbox
+        .prepare(manifest.clone(), &request.loaded.wasm)
+    {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            audit.append(
+                &run_id,
+                &AuditEvent::RunFinished {
+                    status: RunStatus::Error.as_str().to_string(),
+                    summary: error.to_string(),
+                },
+            )?;
+            journal.finish()?;
+            report.summary = error.to_string();
+            return Ok(report);
+        }
+    };
+    report.compile = Some(prepared.cache);
+    let runner = Runner {
+        scope: Arc::new(scope_for(&request)),
+        request: &request,
+        prepared,
+        audit,
+        run_id,
+        budget: RunBudget::new(),
+        report,
+    };
+    let report = drive(runner, &journal).await?;
+    journal.finish()?;
+    Ok(report)
+}
+
+async fn drive(mut runner: Runner<'_>, journal: &RunJournal) -> Result<RunReport, RunError> {
+    let stop = runner.request.stop.clone();
+    let planned = runner.call(Operation::Plan, stop.clone()).await?;
+    let steps = match (&planned.outcome, planned.denied) {
+        (CallOutcome::Steps(steps), false) => steps.clone(),
+        _ => {
+            let (status, summary) = failure_status(&planned, "plan");
+            let status = match status {
+                RunStatus::RolledBack | RunStatus::NotHealed => RunStatus::PlanFailed,
+                other => other,
+            };
+            return runner.finish(status, format!("{summary}; nothing was changed"));
+        }
+    };
+    if runner.request.dry_run {
+        let summary = format!("{} steps planned; nothing was changed", steps.len());
+        runner.report.steps = Some(steps);
+        return runner.finish(RunStatus::Planned, summary);
+    }
+    runner.report.steps = Some(steps);
+    journal.phase(Phase::Applying)?;
+    let applied = runner.call(Operation::Apply, stop.clone()).await?;
+    let (failed_status, failure) = match (&applied.outcome, applied.denied) {
+        (CallOutcome::Summary(summary), false) => {
+            let summary = summary.clone();
+            let verified = runner.call(Operation::Verify, stop.clone()).await?;
+            match (&verified.outcome, verified.denied) {
+                (
+                    CallOutcome::Verdict {
+                        healthy: true,
+                        detail,
+                    },
+                    false,
+                ) => {
+                    let summary = format!("{summary}; verified: {detail}");
+                    return runner.finish(RunStatus::Healed, summary);
+                }
+                (
+                    CallOutcome::Verdict {
+                        healthy: false,
+                        detail,
+                    },
+                    false,
+                ) => (
+                    RunStatus::RolledBack,
+                    format!("{summary}; verify failed: {detail}"),
+                ),
+                _ => failure_status(&verified, "verify"),
+            }
+        }
+        _ => failure_status(&applied, "apply"),
+    };
+    let signal = stop.raised();
+    let (failed_status, failure) = match signal {
+        Some(signal) if failed_status != RunStatus::Denied => (
+            RunStatus::Interrupted,
+            format!("{failure}; stopped by signal {signal}"),
+        ),
+        _ => (failed_status, failure),
+    };
+    runner.report.signal = signal;
+    // Rollback must finish even when medic was asked to stop: it gets a signal of its own.
+    let rolled_back = runner.call(Operation::Rollback, StopSignal::new()).await?;
+    let (status, summary) = rollback_status(failed_status, &failure, &rolled_back);
+    runner.finish(status, summary)
+}
+
+/// The final status once `rollback` ran after a failure of status `failed_status`.
+fn rollback_status(
+    failed_status: RunStatus,
+    failure: &str,
+    rolled_back: &CallReport,
+) -> (RunStatus, String) {
+    match (&rolled_back.outcome, rolled_back.denied) {
+        (CallOutcome::Summary(undo), false) => {
+            (failed_status, format!("{failure}; rolled back: {undo}"))
+        }
+        _ if failed_status == RunStatus::Denied => (
+            RunStatus::Denied,
+            format!("{failure}; rollback failed: {}", describe(rolled_back)),
+        ),
+        _ => (
+            RunStatus::NotHealed,
+            format!("{failure}; rollback failed: {}", describe(rolled_back)),
+        ),
+    }
+}
+
+/// Roll back a run that was killed before it finished (`medic recover`): `rollback` from
+/// that run's own checkpoints, recorded under its run id, with the outcome `interrupted`.
+pub async fn recover_run(
+    request: RunRequest<'_>,
+    record: &RunRecord,
+    journal: RunJournal,
+) -> Result<RunReport, RunError> {
+    let manifest = &request.loaded.manifest;
+    let audit = AuditLog::new(request.db.clone());
+    let mut report = RunReport::new(&record.run_id, manifest, request.incident, false);
+    if record.phase != Phase::Applying {
+        let summary = "interrupted before apply; nothing to roll back".to_string();
+        audit.append(
+            &record.run_id,
+            &AuditEvent::RunFinished {
+                status: RunStatus::Interrupted.as_str().to_string(),
+                summary: summary.clone(),
+            },
+        )?;
+        journal.finish()?;
+        report.status = RunStatus::Interrupted;
+        report.summary = summary;
+        return Ok(report);
+    }
+    let prepared = match request
+        .sandbox
+        .prepare(manifest.clone(), &request.loaded.wasm)
+    {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            report.summary = format!("cannot roll back: {error}");
+            return Ok(report);
+        }
+    };
+    report.compile = Some(prepared.cache);
+    let mut runner = Runner {
+        scope: Arc::new(scope_for(&request)),
+        request: &request,
+        prepared,
+        audit,
+        run_id: record.run_id.clone(),
+        budget: RunBudget::new(),
+        report,
+    };
+    let rolled_back = runner.call(Operation::Rollback, StopSignal::new()).await?;
+    let (status, summary) = rollback_status(
+        RunStatus::Interrupted,
+        "the run was killed before it finished; recovered by `medic recover`",
+        &rolled_back,
+    );
+    let report = runner.finish(status, summary)?;
+    journal.finish()?;
+    Ok(report)
+}
+
+/// The status a failed export leads to, before rollback: interrupted, error (a limit or
+/// trap stopped the guest), denied (the host refused a call, whatever the guest then
+/// returned), invalid input, or rolled back (a plain failure, if rollback then succeeds).
+fn failure_status(call: &CallReport, operation: &str) -> (RunStatus, String) {
+    let text = format!("{operation}: {}", describe(call));
+    let status = match &call.outcome {
+        CallOutcome::Interrupted(_) => RunStatus::Interrupted,
+        CallOutcome::Stopped(_) => RunStatus::Error,
+        _ if call.denied => RunStatus::Denied,
+        CallOutcome::GuestError { kind: "denied", .. } => RunStatus::Denied,
+        CallOutcome::GuestError {
+            kind: "invalid_input",
+            ..
+        } => RunStatus::InvalidInput,
+        _ => RunStatus::RolledBack,
+    };
+    (status, text)
+}
+
+fn describe(call: &CallReport) -> String {
+    let outcome = match &call.outcome {
+        CallOutcome::Steps(steps) => format!("{} steps", steps.len()),
+        CallOutcome::Summary(summary) => summary.clone(),
+        CallOutcome::Verdict { healthy, detail } => format!(
+            "{} ({detail})",
+            if *healthy { "healthy" } else { "unhealthy" }
+        ),
+        CallOutcome::GuestError { kind, message } => format!("{kind}: {message}"),
+        CallOutcome::Stopped(reason) => format!("stopped: {reason}"),
+        CallOutcome::Interrupted(signal) => format!("interrupted by signal {signal}"),
+    };
+    match call.host_calls.iter().find(|host_call| !host_call.allowed) {
+        Some(refused)
+            if !matches!(call.outcome, CallOutcome::GuestError { kind: "denied", .. }) =>
+        {
+            format!(
+                "{outcome} (the host refused `{}`: {})",
+                refused.target, refused.reason
+            )
+        }
+        _ => outcome,
+    }
+}
+
+/// Keep at most [`MAX_CALL_LOG_BYTES`] of `lines`, noting what was cut.
+fn bounded_logs(lines: Vec<String>) -> Vec<String> {
+    let mut kept = Vec::new();
+    let mut spent = 0usize;
+    let mut cut = 0usize;
+    for line in lines {
+        if spent + line.len() > MAX_CALL_LOG_BYTES {
+            cut += line.len();
+            continue;
+        }
+        spent += line.len();
+        kept.push(line);
+    }
+    if cut > 0 {
+        kept.push(format!("medic: {cut} more bytes of output were not kept"));
+    }
+    kept
+}
+
+/// Audit the end of an export call and add it to the report.
+fn record(audit: &AuditLog, report: &mut RunReport, call: &CallReport) -> Result<(), RunError> {
+    let outcome = match &call.outcome {
+        CallOutcome::Stopped(_) => "stopped",
+        CallOutcome::Interrupted(_) => "interrupted",
+        _ if call.denied => "denied",
+        CallOutcome::GuestError { kind: "denied", .. } => "denied",
+        CallOutcome::GuestError { .. } => "guest_error",
+        _ => "ok",
+    };
+    let detail = describe(call);
+    let mut logs: Vec<String> = call
+        .logs
+        .iter()
+        .map(|line| format!("{}: {}", line.level, line.message))
+        .collect();
+    logs.extend(call.stdout.lines().map(|line| format!("stdout: {line}")));
+    logs.extend(call.stderr.lines().map(|line| format!("stderr: {line}")));
+    let logs = bounded_logs(logs);
+    audit.append(
+        &report.run_id,
+        &AuditEvent::CallFinished {
+            operation: call.operation.as_str().to_string(),
+            outcome: outcome.to_string(),
+            detail: detail.clone(),
+            duration_ms: call.duration.as_millis() as u64,
+            logs: logs.clone(),
+        },
+    )?;
+    report.host_calls.extend(call.host_calls.iter().cloned());
+    report.calls.push(CallSummary {
+        operation: call.operation,
+        outcome: outcome.to_string(),
+        detail,
+        duration_ms: call.duration.as_millis() as u64,
+        logs,
+    });
+    if let CallOutcome::Verdict { healthy, detail } = &call.outcome {
+        report.verdict = Some(report::VerdictView {
+            healthy: *healthy,
+            detail: detail.clone(),
+        });
+    }
+    Ok(())
+}
