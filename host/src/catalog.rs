@@ -235,3 +235,59 @@ fn check_programs(
     }
     Ok(programs)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::data_dir::DataDir;
+
+    fn manifest_granting(root: &Path) -> Manifest {
+        let text = format!(
+            "name = \"t\"\nversion = \"0.1.0\"\ndescription = \"t\"\nrisk = \"low\"\ncomponent = \"t.wasm\"\nsha256 = \"{}\"\n[[capabilities.fs]]\npath = {:?}\naccess = \"read\"\n",
+            "0".repeat(64),
+            root.display().to_string()
+        );
+        manifest::parse_manifest(&text, Path::new("t/remediation.toml")).unwrap()
+    }
+
+    #[test]
+    fn a_manifest_root_that_reaches_medics_state_is_refused_however_spelled() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::open(&tmp.path().join("state/data")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("state"), tmp.path().join("alias")).unwrap();
+        std::fs::create_dir_all(tmp.path().join("elsewhere")).unwrap();
+        for (root, expected) in [
+            (tmp.path().join("state"), "contains medic's own state"),
+            (tmp.path().join("state/data"), "is medic's own state"),
+            (
+                tmp.path().join("state/data/compiled"),
+                "lies inside medic's own state",
+            ),
+            (tmp.path().join("alias"), "contains medic's own state"),
+        ] {
+            let message = check_roots(&manifest_granting(&root), dir.protected())
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains(expected), "{}: {message}", root.display());
+            assert!(message.contains("capabilities.fs[0]"), "{message}");
+        }
+        std::os::unix::fs::symlink(tmp.path().join("elsewhere"), tmp.path().join("link")).unwrap();
+        let message = check_roots(
+            &manifest_granting(&tmp.path().join("link")),
+            dir.protected(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            message.contains("is reached through the symlink"),
+            "{message}"
+        );
+        assert!(
+            check_roots(
+                &manifest_granting(&tmp.path().join("elsewhere")),
+                dir.protected()
+            )
+            .is_ok()
+        );
+    }
+}

@@ -58,6 +58,20 @@ impl Remediation {
         self
     }
 
+    /// Grant a program with argument patterns as a read-only status command, which the
+    /// host lets `plan` run.
+    pub fn exec_read_only(mut self, program: &str, args: &[&str]) -> Self {
+        let args: Vec<String> = args.iter().map(|arg| toml_string(arg)).collect();
+        writeln!(
+            self.tables,
+            "[[capabilities.exec]]\nprogram = {}\nargs = [{}]\nread_only = true",
+            toml_string(program),
+            args.join(", ")
+        )
+        .unwrap();
+        self
+    }
+
     /// Grant a method and URL pattern.
     pub fn http(mut self, method: &str, url: &str) -> Self {
         writeln!(
@@ -270,6 +284,18 @@ impl Medic {
         ])
     }
 
+    /// `medic run DIR --incident INCIDENT --dry-run --json`.
+    pub fn plan_remediation(&self, dir: &Path, incident: &Path) -> RunResult {
+        self.run(&[
+            "run",
+            &dir.display().to_string(),
+            "--incident",
+            &incident.display().to_string(),
+            "--dry-run",
+            "--json",
+        ])
+    }
+
     /// Every audit record, via `medic audit show --all --json`.
     pub fn audit(&self) -> Vec<serde_json::Value> {
         let result = self.run(&["audit", "show", "--all", "--json"]);
@@ -302,12 +328,30 @@ impl Medic {
 impl Medic {
     /// Like [`Medic::run`], with extra environment variables for the medic process.
     pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> RunResult {
+        self.run_full(args, env, None)
+    }
+
+    /// Like [`Medic::run`], from the working directory `cwd`.
+    pub fn run_in(&self, cwd: &Path, args: &[&str]) -> RunResult {
+        self.run_full(args, &[], Some(cwd))
+    }
+
+    /// The `medic` command with the data directory and configuration set, not started.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.binary);
         command.arg("--data-dir").arg(self.data_dir());
         if self.config_path().exists() {
             command.arg("--config").arg(self.config_path());
         }
         command.args(args).env_remove("MEDIC_LOG");
+        command
+    }
+
+    fn run_full(&self, args: &[&str], env: &[(&str, &str)], cwd: Option<&Path>) -> RunResult {
+        let mut command = self.command(args);
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
         for (name, value) in env {
             command.env(name, value);
         }

@@ -24,6 +24,13 @@ pub fn guest_wasm(name: &str) -> std::path::PathBuf {
     std::path::PathBuf::from(path)
 }
 
+/// The sha256 of the test guest `name`'s component, as medic reports it.
+pub fn guest_sha256(name: &str) -> String {
+    use sha2::Digest;
+    let wasm = std::fs::read(guest_wasm(name)).expect("guest component");
+    hex::encode(sha2::Sha256::digest(wasm))
+}
+
 /// The workspace root, for bundled remediations' sources and fixtures.
 pub fn workspace_root() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -45,6 +45,7 @@ pub struct Server {
     address: SocketAddr,
     hits: Arc<Mutex<Vec<String>>>,
     bodies: Arc<Mutex<Vec<String>>>,
+    hosts: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -56,17 +57,19 @@ impl Server {
         let address = listener.local_addr().expect("address");
         let hits = Arc::new(Mutex::new(Vec::new()));
         let bodies = Arc::new(Mutex::new(Vec::new()));
+        let hosts = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let handler: Arc<Handler> = Arc::new(handler);
         let thread = {
-            let (hits, bodies, stop) = (hits.clone(), bodies.clone(), stop.clone());
+            let (hits, bodies, hosts, stop) =
+                (hits.clone(), bodies.clone(), hosts.clone(), stop.clone());
             std::thread::spawn(move || {
                 for stream in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     if let Ok(stream) = stream {
-                        let _ = serve(stream, &*handler, &hits, &bodies);
+                        let _ = serve(stream, &*handler, &hits, &bodies, &hosts);
                     }
                 }
             })
@@ -75,6 +78,7 @@ impl Server {
             address,
             hits,
             bodies,
+            hosts,
             stop,
             thread: Some(thread),
         }
@@ -99,6 +103,11 @@ impl Server {
     pub fn bodies(&self) -> Vec<String> {
         self.bodies.lock().expect("bodies").clone()
     }
+
+    /// The `Host` header of every request so far.
+    pub fn hosts(&self) -> Vec<String> {
+        self.hosts.lock().expect("hosts").clone()
+    }
 }
 
 impl Drop for Server {
@@ -116,6 +125,7 @@ fn serve(
     handler: &Handler,
     hits: &Mutex<Vec<String>>,
     bodies: &Mutex<Vec<String>>,
+    hosts: &Mutex<Vec<String>>,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
@@ -133,10 +143,13 @@ fn serve(
         if reader.read_line(&mut header)? == 0 || header == "\r\n" {
             break;
         }
-        if let Some((name, value)) = header.split_once(':')
-            && name.eq_ignore_ascii_case("content-length")
-        {
-            length = value.trim().parse().unwrap_or(0);
+        if let Some((name, value)) = header.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+            if name.eq_ignore_ascii_case("host") {
+                hosts.lock().expect("hosts").push(value.trim().to_string());
+            }
         }
     }
     let mut body = vec![0u8; length.min(1 << 20)];

@@ -1,5 +1,8 @@
-//! Writing results to stdout: the only place the binary prints them. A closed pipe
-//! (`medic audit show | head`) ends the command quietly.
+//! Writing results to stdout: the only place the binary prints them. Every human line is
+//! made safe to print here, once, whatever it holds (a guest's summary, a manifest's
+//! description, a log line): control characters and escape sequences are written as
+//! visible escapes (`medic::text`). JSON is written as serde makes it, which escapes them
+//! itself. A closed pipe (`medic audit show | head`) ends the command quietly.
 
 use std::io::{self, Write};
 
@@ -17,18 +20,23 @@ impl Output {
         }
     }
 
-    /// One line of human output.
+    /// One line of human output, control characters escaped (a newline inside `text`
+    /// too, so a guest cannot forge a line of medic's own).
     pub(crate) fn line(&mut self, text: impl AsRef<str>) -> io::Result<()> {
-        let mut lock = self.stdout.lock();
-        lock.write_all(text.as_ref().as_bytes())?;
-        lock.write_all(b"\n")
+        self.raw(&medic::text::escape_control(text.as_ref()))
     }
 
     /// One JSON document, pretty-printed.
     pub(crate) fn json(&mut self, value: &impl Serialize) -> anyhow::Result<()> {
         let text = serde_json::to_string_pretty(value)?;
-        self.line(text)?;
+        self.raw(&text)?;
         Ok(())
+    }
+
+    fn raw(&mut self, text: &str) -> io::Result<()> {
+        let mut lock = self.stdout.lock();
+        lock.write_all(text.as_bytes())?;
+        lock.write_all(b"\n")
     }
 }
 

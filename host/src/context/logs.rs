@@ -1,4 +1,5 @@
-//! The last lines of declared log files, read from the end.
+//! The last lines of declared log files, read from the end. Only regular files are read:
+//! a FIFO or device named as a log is reported, never waited on.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -31,7 +32,7 @@ pub(crate) async fn tail_logs(files: &[(PathBuf, usize)]) -> Vec<LogTail> {
     .unwrap_or_default()
 }
 
-fn tail_one(path: &PathBuf, wanted: usize) -> LogTail {
+fn tail_one(path: &std::path::Path, wanted: usize) -> LogTail {
     match read_tail(path, wanted) {
         Ok(lines) => LogTail {
             path: path.display().to_string(),
@@ -46,8 +47,9 @@ fn tail_one(path: &PathBuf, wanted: usize) -> LogTail {
     }
 }
 
-fn read_tail(path: &PathBuf, wanted: usize) -> std::io::Result<Vec<String>> {
-    let mut file = std::fs::File::open(path)?;
+fn read_tail(path: &std::path::Path, wanted: usize) -> std::io::Result<Vec<String>> {
+    // A FIFO, socket or device is refused on the descriptor, never waited on.
+    let mut file = crate::nofollow::open_regular_file(path).map_err(std::io::Error::other)?;
     let length = file.seek(SeekFrom::End(0))?;
     let start = length.saturating_sub(MAX_TAIL_BYTES);
     file.seek(SeekFrom::Start(start))?;

@@ -83,6 +83,18 @@ impl Host for HostState {
             .checkpoints
             .load(&key)
             .map_err(|error| HostError::Failed(error.to_string()));
+        if let Ok(Some(value)) = &outcome
+            && value.len() > self.limiter.room()
+        {
+            let denial = Denial::new(
+                DenialKind::OverCap,
+                format!(
+                    "checkpoint `{key}` holds {} bytes, more than the guest's remaining memory",
+                    value.len()
+                ),
+            );
+            return self.deny("checkpoint", target, denial, started);
+        }
         let result = match &outcome {
             Ok(Some(value)) => format!("{} bytes", value.len()),
             Ok(None) => "none".to_string(),

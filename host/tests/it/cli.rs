@@ -1,5 +1,7 @@
 //! Bad input at the command line: clear errors, exit 2, nothing recorded or run.
 
+use medic_tests::Remediation;
+
 use super::medic;
 
 #[test]
@@ -69,5 +71,65 @@ fn cli_lists_bundled_remediations_with_risk_and_handles() {
     assert_eq!(
         list["remediations"][2]["handles"][0]["issue_type"],
         "service_down"
+    );
+}
+
+#[test]
+fn human_output_escapes_what_guests_and_manifests_supply() {
+    let medic = medic();
+    let granted = medic.root().join("granted");
+    std::fs::create_dir_all(&granted).unwrap();
+    let hostile = granted.join("note");
+    std::fs::write(
+        &hostile,
+        "\x1b]0;owned\x07\x1b[2Jcleared\nstatus: healed -- forged",
+    )
+    .unwrap();
+    let dir = medic.install(&Remediation::new("fs-escape").fs(&granted, "read"));
+    let incident = medic.incident(
+        "escape-out",
+        &[("op", "read"), ("path", &hostile.display().to_string())],
+    );
+    let run = medic.run(&[
+        "run",
+        &dir.display().to_string(),
+        "--incident",
+        &incident.display().to_string(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let show = medic.run(&["audit", "show"]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let manifest = dir.join("remediation.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace(
+            "description = \"test guest fs-escape\"",
+            "description = \"nice \\u001b[31mred\\u001b[0m\"",
+        ),
+    )
+    .unwrap();
+    let explain = medic.run(&["manifest", "explain", &dir.display().to_string()]);
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    for (what, output) in [
+        ("run", &run.stdout),
+        ("audit show", &show.stdout),
+        ("explain", &explain.stdout),
+    ] {
+        assert!(
+            !output.contains('\x1b') && !output.contains('\x07'),
+            "{what}: {output:?}"
+        );
+        assert!(
+            output.contains("\\u{1b}") || output.contains("\\u001b"),
+            "{what}: {output}"
+        );
+    }
+    assert!(
+        !run.stdout
+            .lines()
+            .any(|line| line == "status: healed -- forged"),
+        "a guest cannot forge one of medic's lines: {}",
+        run.stdout
     );
 }

@@ -38,7 +38,7 @@ fn env_gives_declared_names_and_denies_the_rest() {
         let result = run(&format!("env-{name}"), name);
         assert_denied(&result, "env", "not_in_manifest");
         assert!(!result.stdout.contains("hunter2"));
-        assert_denial_audited(&medic, "env", name);
+        assert_denial_audited(&medic, "env", name, "not_in_manifest");
     }
     let audit = serde_json::to_string(&medic.audit()).unwrap();
     assert!(

@@ -99,7 +99,7 @@ fn exec_denies_what_the_manifest_does_not_grant() {
             "{what}: target names the program"
         );
         assert!(!marker.exists(), "{what}: nothing ran");
-        assert_denial_audited(&medic, "exec", program);
+        assert_denial_audited(&medic, "exec", program, reason);
     }
     // The host is still healthy: the granted call works after all those denials.
     let incident = medic.incident(

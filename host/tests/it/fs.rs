@@ -211,6 +211,6 @@ fn fs_denies_every_way_out_of_its_roots() {
             "{what}: nothing created"
         );
     }
-    assert_denial_audited(&medic, "fs", "link-out");
-    assert_denial_audited(&medic, "fs", "/etc/passwd");
+    assert_denial_audited(&medic, "fs", "link-out", "escape");
+    assert_denial_audited(&medic, "fs", "/etc/passwd", "not_in_manifest");
 }

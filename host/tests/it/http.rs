@@ -134,8 +134,8 @@ fn http_denies_what_the_manifest_does_not_grant() {
             "{what}: the other server was not hit"
         );
     }
-    assert_denial_audited(&medic, "http", "/admin");
-    assert_denial_audited(&medic, "http", "169.254.169.254");
+    assert_denial_audited(&medic, "http", "/admin", "not_in_manifest");
+    assert_denial_audited(&medic, "http", "169.254.169.254", "not_in_manifest");
     // Still healthy, and an alternate spelling of the granted address is the same address.
     let incident = medic.incident(
         "http-after",
@@ -175,7 +175,7 @@ fn http_does_not_follow_a_redirect_off_the_list() {
         elsewhere.hits().is_empty(),
         "the redirect target was never contacted"
     );
-    assert_denial_audited(&medic, "http", &elsewhere.url("/health"));
+    assert_denial_audited(&medic, "http", &elsewhere.url("/health"), "not_in_manifest");
 }
 
 #[test]
@@ -201,5 +201,90 @@ fn http_connect_checks_reach_only_granted_ports() {
         "http",
         "not_in_manifest",
     );
-    assert_denial_audited(&medic, "http", &format!("tcp://127.0.0.1:{}", other.port()));
+    assert_denial_audited(
+        &medic,
+        "http",
+        &format!("tcp://127.0.0.1:{}", other.port()),
+        "not_in_manifest",
+    );
+}
+
+#[test]
+fn http_sends_the_one_normalised_name_it_checked() {
+    let medic = medic();
+    let server = health_server();
+    let port = server.port();
+    let dir = medic.install(
+        &Remediation::new("http-escape").http("GET", &format!("http://localhost:{port}/health")),
+    );
+    let incident = medic.incident(
+        "http-dot",
+        &[("url", format!("http://LocalHost.:{port}/health").as_str())],
+    );
+    assert_healed(&medic.run_remediation(&dir, &incident));
+    assert_eq!(server.hosts(), vec![format!("localhost:{port}")]);
+}
+
+#[test]
+fn http_refuses_separators_hidden_in_a_path_segment() {
+    let medic = medic();
+    let server = health_server();
+    let port = server.port();
+    let dir = medic.install(
+        &Remediation::new("http-escape")
+            .http("GET", &format!("http://127.0.0.1:{port}/api/*/status")),
+    );
+    for (index, path) in [
+        "/api/web%2F..%2Fadmin/status",
+        "/api/web%5Cadmin/status",
+        "/api/a%00b/status",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let incident = medic.incident(
+            &format!("http-seg-{index}"),
+            &[("url", server.url(path).as_str())],
+        );
+        assert_denied(&medic.run_remediation(&dir, &incident), "http", "malformed");
+    }
+    assert!(server.hits().is_empty());
+    assert_denial_audited(&medic, "http", "%2F", "malformed");
+    let fine = medic.incident(
+        "http-seg-fine",
+        &[("url", server.url("/api/w%65b/status").as_str())],
+    );
+    assert_healed(&medic.run_remediation(&dir, &fine));
+    assert_eq!(server.hits(), vec!["GET /api/w%65b/status"]);
+}
+
+#[test]
+fn http_ignores_proxy_settings_in_medics_environment() {
+    let medic = medic();
+    let server = health_server();
+    let proxy = Server::start(|_, _, _| Reply::new(200, "proxied"));
+    let dir = medic.install(
+        &Remediation::new("http-escape")
+            .http("GET", &format!("http://127.0.0.1:{}/health", server.port())),
+    );
+    let incident = medic.incident("http-proxy", &[("url", server.url("/health").as_str())]);
+    let proxy_url = proxy.url("");
+    let result = medic.run_with_env(
+        &[
+            "run",
+            &dir.display().to_string(),
+            "--incident",
+            &incident.display().to_string(),
+            "--json",
+        ],
+        &[
+            ("HTTP_PROXY", &proxy_url),
+            ("http_proxy", &proxy_url),
+            ("ALL_PROXY", &proxy_url),
+            ("NO_PROXY", ""),
+        ],
+    );
+    assert_healed(&result);
+    assert_eq!(server.hits(), vec!["GET /health"]);
+    assert!(proxy.hits().is_empty(), "the proxy was never used");
 }

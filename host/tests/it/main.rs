@@ -6,15 +6,21 @@
 )]
 
 mod audit;
+mod checkpoints;
 mod cli;
 mod diagnosis;
+mod dry_run;
 mod env;
 mod exec;
+mod files;
 mod fs;
 mod http;
+mod interrupt;
 mod limits;
 mod manifest;
+mod programs;
 mod remediations;
+mod state;
 mod tidy;
 
 use medic_tests::{Medic, RunResult};
@@ -75,13 +81,14 @@ fn assert_healed(result: &RunResult) -> serde_json::Value {
 }
 
 /// Assert the audit log holds a denied host call of `capability` whose target contains
-/// `target`, for the remediation's run.
-fn assert_denial_audited(medic: &Medic, capability: &str, target: &str) {
+/// `target`, with denial kind `kind`, and that the chain verifies.
+fn assert_denial_audited(medic: &Medic, capability: &str, target: &str, kind: &str) {
     let calls = medic.audited_calls(capability);
     assert!(
         calls.iter().any(|call| call["allowed"] == false
+            && call["denial"] == kind
             && call["target"].as_str().unwrap_or_default().contains(target)),
-        "no audited denial of {capability} `{target}` in {calls:#?}"
+        "no audited `{kind}` denial of {capability} `{target}` in {calls:#?}"
     );
     medic.assert_audit_intact();
 }
