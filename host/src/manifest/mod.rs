@@ -9,6 +9,7 @@
 mod error;
 pub mod explain;
 pub mod grant;
+pub mod inclusion;
 pub mod limits;
 pub mod risk;
 mod schema;

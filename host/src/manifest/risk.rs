@@ -1,11 +1,13 @@
 //! Risk levels and the operator's ceilings: what a remediation of each level may be granted.
 //!
-//! At load, every grant in a manifest must fall inside the ceiling of its risk level (exec:
-//! same program and argument count; http: same method, scheme and port, host and path
-//! covered; fs: under a ceiling root with at least the access; env: a granted name; limits:
-//! no larger). At run time `sandbox/<capability>.rs` checks each call against the manifest
-//! and the ceiling again, so a pattern the load check cannot compare (two regexes) is still
-//! bounded by both.
+//! At load, every grant in a manifest must fall inside the ceiling of its risk level, exactly:
+//! exec: every argument tuple the grant's patterns accept is accepted by some ceiling entry
+//! for the same program and argument count, decided on the automata (`inclusion.rs`); http:
+//! same method and scheme, host and port covered, and every path the grant's pattern
+//! accepts accepted by a covering ceiling entry, on the automata too; fs: under a ceiling
+//! root with at least the access; env: a granted name; limits: no larger. When a grant is
+//! not within, the error shows a call it would allow that the ceiling refuses. At run time
+//! `sandbox/<capability>.rs` checks each call against the manifest and the ceiling again.
 
 use std::path::PathBuf;
 
@@ -13,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Manifest;
 use super::error::{ManifestError, Origin};
-use super::grant::{Grants, HostPattern, HttpGrant, Scheme};
+use super::grant::{Grants, HostPattern, HttpGrant};
+use super::inclusion::{self, Inclusion};
 use super::limits::Limits;
 
 /// How much harm a remediation can do; picks its ceiling and, later, its approval policy.
@@ -95,30 +98,50 @@ pub fn check_within_ceiling(manifest: &Manifest, ceilings: &Ceilings) -> Result<
         ),
     };
     for exec in &manifest.grants.exec {
-        let covered = ceiling.grants.exec.iter().any(|allowed| {
-            allowed.program == exec.program && allowed.args.len() == exec.args.len()
-        });
-        if !covered {
-            return Err(beyond(
-                &exec.origin,
-                format!(
-                    "exec `{}` with {} arguments",
-                    exec.program.display(),
-                    exec.args.len()
-                ),
-            ));
+        let eligible: Vec<Vec<&str>> = ceiling
+            .grants
+            .exec
+            .iter()
+            .filter(|allowed| {
+                allowed.program == exec.program && allowed.args.len() == exec.args.len()
+            })
+            .map(|allowed| allowed.args.iter().map(|arg| arg.source.as_str()).collect())
+            .collect();
+        let inner: Vec<&str> = exec.args.iter().map(|arg| arg.source.as_str()).collect();
+        let what = |verdict: String| {
+            format!(
+                "exec `{}` with {} arguments {verdict}",
+                exec.program.display(),
+                exec.args.len()
+            )
+        };
+        match inclusion::within_union(&inner, &eligible) {
+            Inclusion::Within => {}
+            Inclusion::Beyond(tuple) => {
+                let call = std::iter::once(exec.program.display().to_string())
+                    .chain(tuple.iter().map(|arg| format!("{arg:?}")))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                return Err(beyond(
+                    &exec.origin,
+                    what(format!("allows `{call}`, which")),
+                ));
+            }
+            Inclusion::Undecided(reason) => {
+                return Err(beyond(
+                    &exec.origin,
+                    what(format!(
+                        "cannot be compared with the ceiling ({reason}), so it"
+                    )),
+                ));
+            }
         }
     }
     for http in &manifest.grants.http {
-        if !ceiling
-            .grants
-            .http
-            .iter()
-            .any(|allowed| http_covers(allowed, http))
-        {
+        if let Some(verdict) = http_beyond(http, &ceiling.grants.http) {
             return Err(beyond(
                 &http.origin,
-                format!("http `{} {}`", http.method, http.url.source),
+                format!("http `{} {}` {verdict}", http.method, http.url.source),
             ));
         }
     }
@@ -172,31 +195,47 @@ pub fn check_within_ceiling(manifest: &Manifest, ceilings: &Ceilings) -> Result<
     Ok(())
 }
 
-/// Whether the ceiling entry `allowed` covers every request the manifest entry `http` can
-/// match. Paths are compared by their pattern text: equal, or the ceiling's ends in `/**`
-/// and the manifest's starts with that prefix.
-fn http_covers(allowed: &HttpGrant, http: &HttpGrant) -> bool {
-    let host = match (&allowed.url.host, &http.url.host) {
+/// Why the manifest entry `http` is not within the ceiling entries `ceiling`, if it is
+/// not: method, scheme, host and port must be covered by some entry, and every path its
+/// pattern accepts must be accepted by one of those entries.
+fn http_beyond(http: &HttpGrant, ceiling: &[HttpGrant]) -> Option<String> {
+    let covering: Vec<&HttpGrant> = ceiling
+        .iter()
+        .filter(|allowed| {
+            allowed.method == http.method
+                && allowed.url.scheme == http.url.scheme
+                && host_covers(&allowed.url.host, &http.url.host)
+                && (allowed.url.port.is_none() || allowed.url.port == http.url.port)
+        })
+        .collect();
+    if covering.is_empty() {
+        return Some(
+            "names a method, scheme, host or port that no ceiling entry covers; it".to_string(),
+        );
+    }
+    let Some(path) = &http.url.path else {
+        return None;
+    };
+    let paths: Vec<Vec<&str>> = covering
+        .iter()
+        .filter_map(|allowed| allowed.url.path.as_ref().map(|path| vec![path.as_str()]))
+        .collect();
+    match inclusion::within_union(&[path.as_str()], &paths) {
+        Inclusion::Within => None,
+        Inclusion::Beyond(example) => Some(format!("allows the path `{}`, which", example[0])),
+        Inclusion::Undecided(reason) => Some(format!(
+            "cannot be compared with the ceiling ({reason}), so it"
+        )),
+    }
+}
+
+/// Whether the ceiling's host pattern covers every host the manifest's can match.
+fn host_covers(allowed: &HostPattern, host: &HostPattern) -> bool {
+    match (allowed, host) {
         (a, b) if a == b => true,
         (HostPattern::Suffix(suffix), HostPattern::Domain(name) | HostPattern::Suffix(name)) => {
             name.ends_with(&format!(".{suffix}"))
         }
         _ => false,
-    };
-    let port = allowed.url.port.is_none() || allowed.url.port == http.url.port;
-    let path = http.url.scheme == Scheme::Tcp || path_covers(&allowed.url.source, &http.url.source);
-    allowed.method == http.method && allowed.url.scheme == http.url.scheme && host && port && path
-}
-
-fn path_covers(allowed_url: &str, url: &str) -> bool {
-    let path_of = |url: &str| -> String {
-        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-        rest.find('/')
-            .map_or("/".to_string(), |index| rest[index..].to_string())
-    };
-    let (allowed, wanted) = (path_of(allowed_url), path_of(url));
-    allowed == wanted
-        || allowed
-            .strip_suffix("**")
-            .is_some_and(|prefix| wanted.starts_with(prefix))
+    }
 }

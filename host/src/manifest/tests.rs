@@ -204,17 +204,33 @@ max_limits = { timeout = "60s", memory = "128MiB" }
         (
             "program = \"/usr/bin/supervisorctl\"",
             "program = \"/usr/bin/systemctl\"",
-            "`capabilities.exec[0]`: exec `/usr/bin/supervisorctl` with 2 arguments is beyond",
+            "`capabilities.exec[0]`: exec `/usr/bin/supervisorctl` with 2 arguments allows `/usr/bin/supervisorctl \"restart\" \"a\"`, which is beyond",
         ),
         (
             "url = \"http://127.0.0.1:*/**\"",
             "url = \"http://127.0.0.1:*/status\"",
-            "`capabilities.http[0]`: http `GET http://127.0.0.1:*/health` is beyond",
+            "`capabilities.http[0]`: http `GET http://127.0.0.1:*/health` allows the path `/health`, which is beyond",
         ),
         (
             "path = \"/var/log\", access = \"read-write\"",
             "path = \"/var/log/other\", access = \"read-write\"",
             "`capabilities.fs[0]`: fs `/var/log/app` (read) is beyond",
+        ),
+        (
+            // A pattern wider than the ceiling's, as text looks alike: refused, with a call.
+            "args = [\"restart|stop\", \"[a-z0-9_-]+\"]",
+            "args = [\"restart|stop\", \"[a-z0-9_-]{1,3}\"]",
+            "allows `/usr/bin/supervisorctl \"restart\" \"a---\"`, which is beyond",
+        ),
+        (
+            "args = [\"restart|stop\", \"[a-z0-9_-]+\"]",
+            "args = [\"stop\", \"[a-z0-9_-]+\"]",
+            "allows `/usr/bin/supervisorctl \"restart\" \"a\"`, which is beyond",
+        ),
+        (
+            "url = \"http://127.0.0.1:*/**\"",
+            "url = \"http://127.0.0.1:*/health/*\"",
+            "allows the path `/health`, which is beyond",
         ),
         (
             "memory = \"128MiB\"",
