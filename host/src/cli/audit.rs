@@ -1,8 +1,9 @@
-//! `medic audit show [RUN]` and `medic audit verify`.
+//! `medic audit show [RUN]`, `medic audit verify` and `medic audit head`.
 
 use std::path::PathBuf;
 
-use medic::store::audit::{AuditLog, verify_chain};
+use medic::store::audit::seal::{HEAD_FILE, read_head_file};
+use medic::store::audit::{AuditLog, SignedHead, VerifyReport, Witness, verify_chain};
 
 use super::exit::Exit;
 use super::output::Output;
@@ -20,12 +21,23 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check the hash chain; exit 1 and name the first bad record after any edit or deletion.
+    /// Check the hash chain and every signed head; exit 1 naming the first problem: an
+    /// edited, missing or rewritten record, a cut tail, an older copy, a missing database.
     Verify {
-        /// A head hash saved earlier (from a previous verify): detects a cut-off tail.
+        /// A head saved earlier by a witness (`medic audit head > FILE`): the log must still
+        /// hold the record it vouches for.
+        #[arg(long, value_name = "FILE")]
+        head: Option<PathBuf>,
+        /// A record hash saved earlier: detects a cut-off tail.
         #[arg(long, value_name = "HASH")]
         expect_head: Option<String>,
         /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the latest signed head, for an external witness to keep.
+    Head {
+        /// Print it as JSON (the format `verify --head` reads).
         #[arg(long)]
         json: bool,
     },
@@ -38,8 +50,29 @@ pub(crate) fn run(
     out: &mut Output,
 ) -> anyhow::Result<Exit> {
     let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
+    if let Command::Verify { json, .. } = &command
+        && !config.data_dir.join(medic::store::db::DB_FILE).is_file()
+    {
+        // Verifying never creates the database it is asked to vouch for.
+        let report = VerifyReport {
+            version: 1,
+            records: 0,
+            head: medic::store::audit::GENESIS_HASH.to_string(),
+            signed_heads: 0,
+            last_signed: None,
+            first_bad: Some(medic::store::audit::BadRecord {
+                seq: 0,
+                problem: format!(
+                    "there is no audit database in `{}`",
+                    config.data_dir.display()
+                ),
+            }),
+        };
+        render_verify(&report, *json, out)?;
+        return Ok(Exit::NotHealed);
+    }
     let state = super::setup::open_state(&config, config_path.as_deref())?;
-    let log = AuditLog::new(state.db.clone());
+    let log: &AuditLog = &state.audit;
     match command {
         Command::Show { run, all, json } => {
             let run = match (run, all) {
@@ -65,27 +98,76 @@ pub(crate) fn run(
             }
             Ok(Exit::Success)
         }
-        Command::Verify { expect_head, json } => {
-            let report = verify_chain(&log, expect_head.as_deref())?;
-            if json {
-                out.json(&report)?;
-            } else {
-                match &report.first_bad {
-                    None => out.line(format!(
-                        "ok: {} records, chain intact; head {}",
-                        report.records, report.head
-                    ))?,
-                    Some(bad) => out.line(format!(
-                        "BROKEN at record {}: {} ({} records read)",
-                        bad.seq, bad.problem, report.records
-                    ))?,
-                }
-            }
+        Command::Verify {
+            head,
+            expect_head,
+            json,
+        } => {
+            let published = read_head_file(&state.data_dir.canonical().join(HEAD_FILE))?;
+            let kept = match &head {
+                Some(path) => Some(read_witness(path)?),
+                None => None,
+            };
+            let witness = Witness {
+                key: log.sealer().map(|sealer| sealer.verifying_key()),
+                published,
+                kept,
+                expect_hash: expect_head,
+            };
+            let report = verify_chain(log, &witness)?;
+            render_verify(&report, json, out)?;
             Ok(if report.first_bad.is_none() {
                 Exit::Success
             } else {
                 Exit::NotHealed
             })
         }
+        Command::Head { json } => {
+            let head = log.seal()?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "the audit log in `{}` holds no records yet",
+                    config.data_dir.display()
+                )
+            })?;
+            if json {
+                out.json(&head)?;
+            } else {
+                out.line(format!(
+                    "record {} hash {} signed {} by {} ({})",
+                    head.seq, head.hash, head.signature, head.public_key, head.at
+                ))?;
+            }
+            Ok(Exit::Success)
+        }
     }
+}
+
+fn read_witness(path: &std::path::Path) -> anyhow::Result<SignedHead> {
+    use anyhow::Context as _;
+    read_head_file(path)
+        .with_context(|| format!("reading the witness head `{}`", path.display()))?
+        .ok_or_else(|| anyhow::anyhow!("the witness head `{}` does not exist", path.display()))
+}
+
+fn render_verify(report: &VerifyReport, json: bool, out: &mut Output) -> anyhow::Result<()> {
+    if json {
+        return out.json(report);
+    }
+    match &report.first_bad {
+        None => out.line(format!(
+            "ok: {} records, chain intact; head {}; {} signed heads, the last at record {}",
+            report.records,
+            report.head,
+            report.signed_heads,
+            report
+                .last_signed
+                .as_ref()
+                .map_or_else(|| "none".to_string(), |head| head.seq.to_string())
+        ))?,
+        Some(bad) => out.line(format!(
+            "BROKEN at record {}: {} ({} records read)",
+            bad.seq, bad.problem, report.records
+        ))?,
+    }
+    Ok(())
 }

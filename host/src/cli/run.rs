@@ -44,6 +44,7 @@ pub(crate) fn run(
         loaded: &loaded,
         incident: &incident,
         db: &state.db,
+        audit: &state.audit,
         data_dir: &state.data_dir,
         ceilings: &config.ceilings,
         dry_run: args.dry_run,

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use medic::config::Config;
 use medic::sandbox::{CacheKey, Sandbox};
 use medic::stop::StopSignal;
+use medic::store::audit::{AuditLog, Sealer};
 use medic::store::data_dir::DataDir;
 use medic::store::db::Database;
 
@@ -16,6 +17,8 @@ use medic::store::db::Database;
 pub(crate) struct State {
     pub(crate) data_dir: DataDir,
     pub(crate) db: Database,
+    /// The audit log, signing its head with the data directory's key.
+    pub(crate) audit: AuditLog,
 }
 
 /// Open the data directory and database named by `config`, refusing a ceiling that reaches
@@ -55,7 +58,12 @@ pub(crate) fn open_db(data_dir: DataDir) -> anyhow::Result<State> {
             }
         );
     }
-    Ok(State { data_dir, db })
+    let audit = AuditLog::sealed(db.clone(), Sealer::open(&data_dir)?);
+    Ok(State {
+        data_dir,
+        db,
+        audit,
+    })
 }
 
 /// The sandbox, caching compiled components in the data directory under its cache key.

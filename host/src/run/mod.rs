@@ -72,6 +72,8 @@ pub struct RunRequest<'a> {
     pub incident: &'a Incident,
     /// medic's database.
     pub db: &'a Database,
+    /// The audit log (signing its head at the end of the run).
+    pub audit: &'a AuditLog,
     /// medic's data directory, checked.
     pub data_dir: &'a DataDir,
     /// The operator's ceilings.
@@ -160,7 +162,7 @@ fn scope_for(request: &RunRequest<'_>) -> Scope {
 pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunError> {
     let run_id = new_run_id();
     let manifest = &request.loaded.manifest;
-    let audit = AuditLog::new(request.db.clone());
+    let audit = request.audit.clone();
     let journal = RunJournal::begin(
         request.db,
         request.data_dir,
@@ -202,6 +204,7 @@ pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunEr
                 },
             )?;
             journal.finish()?;
+            audit.seal()?;
             report.summary = error.to_string();
             return Ok(report);
         }
@@ -218,6 +221,7 @@ pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunEr
     };
     let report = drive(runner, &journal).await?;
     journal.finish()?;
+    request.audit.seal()?;
     Ok(report)
 }
 
@@ -317,7 +321,7 @@ pub async fn recover_run(
     journal: RunJournal,
 ) -> Result<RunReport, RunError> {
     let manifest = &request.loaded.manifest;
-    let audit = AuditLog::new(request.db.clone());
+    let audit = request.audit.clone();
     let mut report = RunReport::new(&record.run_id, manifest, request.incident, false);
     if record.phase != Phase::Applying {
         let summary = "interrupted before apply; nothing to roll back".to_string();
@@ -329,6 +333,7 @@ pub async fn recover_run(
             },
         )?;
         journal.finish()?;
+        audit.seal()?;
         report.status = RunStatus::Interrupted;
         report.summary = summary;
         return Ok(report);
@@ -361,6 +366,7 @@ pub async fn recover_run(
     );
     let report = runner.finish(status, summary)?;
     journal.finish()?;
+    request.audit.seal()?;
     Ok(report)
 }
 

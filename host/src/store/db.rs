@@ -31,6 +31,17 @@ CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE IF NOT EXISTS heads (
+    seq        INTEGER PRIMARY KEY,
+    hash       TEXT NOT NULL,
+    signature  TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    at         TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS heads_no_update BEFORE UPDATE ON heads
+    BEGIN SELECT RAISE(ABORT, 'signed heads are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS heads_no_delete BEFORE DELETE ON heads
+    BEGIN SELECT RAISE(ABORT, 'signed heads are append-only'); END;
 DROP TABLE IF EXISTS checkpoints;
 CREATE TABLE IF NOT EXISTS run_checkpoints (
     run_id      TEXT NOT NULL,

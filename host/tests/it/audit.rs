@@ -108,26 +108,182 @@ fn audit_verify_names_a_deleted_record() {
 }
 
 #[test]
-fn audit_verify_finds_a_cut_tail_given_the_old_head() {
+fn audit_verify_finds_a_cut_tail_by_the_signed_head() {
     let medic = medic();
     one_run(&medic);
-    let (_, before) = verify(&medic, &[]);
+    let (code, before) = verify(&medic, &[]);
+    assert_eq!(code, 0, "{before:#}");
+    assert_eq!(before["last_signed"]["seq"], 5, "the run's end was signed");
     let head = before["head"].as_str().unwrap().to_string();
     sql(
         &medic,
         "DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq = 5;",
     );
+    let (code, report) = verify(&medic, &[]);
     assert_eq!(
-        verify(&medic, &[]).0,
-        0,
-        "without an anchor a cut tail looks intact"
+        code, 1,
+        "the signed head catches a cut tail without an anchor"
     );
-    let (code, report) = verify(&medic, &["--expect-head", &head]);
+    assert_eq!(
+        report["first_bad"]["problem"],
+        "the log stops at record 4, but the head signed vouches for record 5: it was cut short or replaced by an older copy"
+    );
+    let (code, _) = verify(&medic, &["--expect-head", &head]);
+    assert_eq!(code, 1);
+}
+
+/// Rewrite record `seq`'s data with `edit` and recompute every later hash, as someone who
+/// can write the database (but not read medic's key) would.
+fn rewrite_and_rechain(medic: &Medic, seq: i64, edit: impl Fn(&str) -> String) {
+    use sha2::Digest;
+    let connection = rusqlite::Connection::open(medic.data_dir().join("medic.db")).unwrap();
+    connection
+        .execute_batch("DROP TRIGGER events_no_update;")
+        .unwrap();
+    let rows: Vec<(i64, String, String, String, String)> = connection
+        .prepare("SELECT seq, run_id, at, kind, data FROM events ORDER BY seq")
+        .unwrap()
+        .query_map([], |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut prev = "0".repeat(64);
+    for (row_seq, run_id, at, kind, data) in rows {
+        let data = if row_seq == seq { edit(&data) } else { data };
+        let mut hasher = sha2::Sha256::new();
+        for field in [
+            prev.as_str(),
+            &row_seq.to_string(),
+            &run_id,
+            &at,
+            &kind,
+            &data,
+        ] {
+            hasher.update(field.as_bytes());
+            hasher.update(b"\n");
+        }
+        let hash = hex::encode(hasher.finalize());
+        connection
+            .execute(
+                "UPDATE events SET data = ?1, prev_hash = ?2, hash = ?3 WHERE seq = ?4",
+                rusqlite::params![data, prev, hash, row_seq],
+            )
+            .unwrap();
+        prev = hash;
+    }
+}
+
+#[test]
+fn audit_verify_finds_a_rewrite_even_with_every_later_hash_recomputed() {
+    let medic = medic();
+    one_run(&medic);
+    rewrite_and_rechain(&medic, 3, |data| data.replace("behaved", "tampered"));
+    let (code, report) = verify(&medic, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_eq!(report["first_bad"]["seq"], 5);
+    assert!(
+        report["first_bad"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("the log was rewritten (even with every later hash recomputed)"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn audit_verify_fails_on_a_missing_empty_or_older_database() {
+    let medic = medic();
+    let (code, report) = verify(&medic, &[]);
     assert_eq!(code, 1);
     assert!(
         report["first_bad"]["problem"]
             .as_str()
             .unwrap()
-            .contains("cut short")
+            .starts_with("there is no audit database in"),
+        "{report:#}"
+    );
+    assert!(
+        !medic.data_dir().join("medic.db").exists(),
+        "verify created nothing"
+    );
+
+    one_run(&medic);
+    let database = medic.data_dir().join("medic.db");
+    sql(&medic, "PRAGMA wal_checkpoint(TRUNCATE);");
+    let older = std::fs::read(&database).unwrap();
+    one_run(&medic);
+    let witness = medic.root().join("witness.head");
+    let head = medic.run(&["audit", "head", "--json"]);
+    assert_eq!(head.code, 0, "{}", head.stderr);
+    std::fs::write(&witness, &head.stdout).unwrap();
+    assert_eq!(
+        verify(&medic, &["--head", &witness.display().to_string()]).0,
+        0
+    );
+
+    // Put the older copy back (and drop its write-ahead log).
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(database.with_file_name(format!("medic.db{suffix}")));
+    }
+    std::fs::write(&database, &older).unwrap();
+    let (code, report) = verify(&medic, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        report["first_bad"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("the head medic last published (audit.head)"),
+        "{report:#}"
+    );
+    // Someone who can write the data directory deletes audit.head too: the witness's
+    // head, kept elsewhere, still catches it.
+    std::fs::remove_file(medic.data_dir().join("audit.head")).unwrap();
+    let (code, report) = verify(&medic, &["--head", &witness.display().to_string()]);
+    assert_eq!(code, 1, "{report:#}");
+    let problem = report["first_bad"]["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("audit.head") || problem.contains("the witness's head"),
+        "{problem}"
+    );
+
+    sql(&medic, "DROP TRIGGER events_no_delete; DELETE FROM events;");
+    let (code, report) = verify(&medic, &[]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        report["first_bad"]["problem"],
+        "the audit log holds no records"
+    );
+}
+
+#[test]
+fn signed_heads_are_append_only_and_the_key_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let medic = medic();
+    one_run(&medic);
+    let key = medic.data_dir().join("keys/audit.ed25519.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let connection = rusqlite::Connection::open(medic.data_dir().join("medic.db")).unwrap();
+    let error = connection.execute("DELETE FROM heads", []).unwrap_err();
+    assert!(error.to_string().contains("append-only"), "{error}");
+    sql(&medic, "DROP TRIGGER heads_no_delete; DELETE FROM heads;");
+    let (code, report) = verify(&medic, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        report["first_bad"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("holds no signed head as recent as the one medic published"),
+        "{report:#}"
     );
 }

@@ -1,4 +1,4 @@
-//! Appending to and reading the audit log.
+//! Appending to and reading the audit log; signing its head when it has a [`Sealer`].
 
 use std::time::SystemTime;
 
@@ -6,6 +6,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::seal::{self, SEAL_EVERY, Sealer, SignedHead};
 use super::{AuditEvent, GENESIS_HASH};
 use crate::store::db::{Database, DbError};
 
@@ -32,12 +33,74 @@ pub struct AuditRecord {
 #[derive(Clone)]
 pub struct AuditLog {
     db: Database,
+    sealer: Option<Sealer>,
 }
 
 impl AuditLog {
-    /// The audit log in `db`.
+    /// The audit log in `db`, unsigned (reading, and tests of the chain alone).
     pub fn new(db: Database) -> Self {
-        AuditLog { db }
+        AuditLog { db, sealer: None }
+    }
+
+    /// The audit log in `db`, signing its head with `sealer` every [`SEAL_EVERY`] records
+    /// and whenever [`AuditLog::seal`] is called.
+    pub fn sealed(db: Database, sealer: Sealer) -> Self {
+        AuditLog {
+            db,
+            sealer: Some(sealer),
+        }
+    }
+
+    /// The database the log lives in.
+    pub(crate) fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// The sealer, if the log signs its head.
+    pub fn sealer(&self) -> Option<&Sealer> {
+        self.sealer.as_ref()
+    }
+
+    /// Sign the current head (the end of a run), unless it is signed already, and publish
+    /// it beside the database. Durable on return.
+    pub fn seal(&self) -> Result<Option<SignedHead>, DbError> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(None);
+        };
+        let head = {
+            let mut connection = self.db.lock();
+            let transaction = connection
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|error| self.db.error(error))?;
+            let last: Option<(i64, String, String)> = transaction
+                .query_row(
+                    "SELECT seq, hash, at FROM events ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()
+                .map_err(|error| self.db.error(error))?;
+            let Some((seq, hash, at)) = last else {
+                return Ok(None);
+            };
+            let head = sealer
+                .sign(&transaction, seq, &hash, &at)
+                .map_err(|error| self.db.error(error))?;
+            transaction.commit().map_err(|error| self.db.error(error))?;
+            head
+        };
+        self.publish(&head)?;
+        Ok(Some(head))
+    }
+
+    fn publish(&self, head: &SignedHead) -> Result<(), DbError> {
+        if let Some(sealer) = &self.sealer {
+            sealer.publish(head).map_err(|source| DbError::Io {
+                path: self.db.path().with_file_name(seal::HEAD_FILE),
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     /// Append `event` for `run_id`, durably, and return how many bytes the record holds.
@@ -68,7 +131,21 @@ impl AuditLog {
                 params![seq, run_id, at, event.kind(), data, prev_hash, hash],
             )
             .map_err(|error| self.db.error(error))?;
+        let mut signed = None;
+        if let Some(sealer) = &self.sealer {
+            let last = seal::last_signed(&transaction).map_err(|error| self.db.error(error))?;
+            if seq - last.unwrap_or(0) >= SEAL_EVERY {
+                signed = Some(
+                    sealer
+                        .sign(&transaction, seq, &hash, &at)
+                        .map_err(|error| self.db.error(error))?,
+                );
+            }
+        }
         transaction.commit().map_err(|error| self.db.error(error))?;
+        if let Some(head) = &signed {
+            self.publish(head)?;
+        }
         Ok((data.len() + run_id.len() + at.len() + 2 * hash.len()) as u64)
     }
 

@@ -1,17 +1,21 @@
 //! The audit log: every run, every host call (allowed or denied, and why), every outcome,
 //! in an append-only, hash-chained SQLite table.
 //!
-//! Owns: the event types (`AuditEvent`), appending (`log.rs`) and checking the chain
-//! (`verify.rs`). Each record's `hash` covers its own fields and the previous record's
-//! hash, so editing or deleting any record breaks every hash after it.
+//! Owns: the event types (`AuditEvent`), appending (`log.rs`), signed heads (`seal.rs`)
+//! and checking the chain and its signatures (`verify.rs`). Each record's `hash` covers its
+//! own fields and the previous record's hash, so editing or deleting any record breaks
+//! every hash after it; a signed head pins the chain, so recomputing every later hash does
+//! not hide an edit either.
 
 mod log;
+pub mod seal;
 mod verify;
 
 use serde::{Deserialize, Serialize};
 
 pub use log::{AuditLog, AuditRecord};
-pub use verify::{VerifyReport, verify_chain};
+pub use seal::{Sealer, SignedHead};
+pub use verify::{BadRecord, VerifyReport, Witness, verify_chain};
 
 /// The hash the first record chains from.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
