@@ -203,6 +203,12 @@ impl Medic {
         self.root.path()
     }
 
+    /// A private directory outside every default ceiling root, for programs a test grants:
+    /// medic refuses a program that a read-write root (such as `/tmp`) contains.
+    pub fn private_dir(&self) -> PathBuf {
+        self.private.path().join("private")
+    }
+
     /// medic's data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.private.path().join("data")
@@ -343,7 +349,11 @@ impl Medic {
         if self.config_path().exists() {
             command.arg("--config").arg(self.config_path());
         }
-        command.args(args).env_remove("MEDIC_LOG");
+        // No system configuration: each test's configuration is its own.
+        command
+            .args(args)
+            .env_remove("MEDIC_LOG")
+            .env("MEDIC_SYSTEM_CONFIG", "");
         command
     }
 

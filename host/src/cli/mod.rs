@@ -2,6 +2,7 @@
 //! command parses its arguments, calls one library function and renders the result.
 
 mod audit;
+mod config;
 mod context;
 mod diagnose;
 mod exit;
@@ -51,7 +52,8 @@ pub(crate) struct Cli {
     /// [default: the config's `data_dir`, else ~/.local/share/medic].
     #[arg(long, global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
-    /// Read this medic.toml instead of the embedded default.
+    /// Overlay this medic.toml on the embedded default and /etc/medic/medic.toml, section by
+    /// section; `ceilings.d/*.toml` beside it add grants.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// More logging on stderr (repeat for more).
@@ -80,9 +82,12 @@ enum Command {
     /// Check or explain a remediation manifest.
     #[command(subcommand)]
     Manifest(manifest::Command),
-    /// Show or verify the audit log.
+    /// Show or verify the audit log, or print its signed head.
     #[command(subcommand)]
     Audit(audit::Command),
+    /// Show the effective configuration and where each value came from, or check it.
+    #[command(subcommand)]
+    Config(config::Command),
     /// List the bundled remediations.
     #[command(subcommand)]
     Remediations(remediations::Command),
@@ -101,6 +106,7 @@ pub(crate) fn main() -> i32 {
         Command::Recover(args) => recover::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Manifest(command) => manifest::run(command, &cli.config, cli.data_dir, &mut out),
         Command::Audit(command) => audit::run(command, &cli.config, cli.data_dir, &mut out),
+        Command::Config(command) => config::run(command, &cli.config, cli.data_dir, &mut out),
         Command::Remediations(command) => remediations::run(command, &mut out),
     };
     match result {

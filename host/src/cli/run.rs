@@ -35,7 +35,7 @@ pub(crate) fn run(
     let data_dir = super::setup::open_data_dir(&config, config_path.as_deref())?;
     let loaded =
         medic::catalog::load_remediation(&args.remediation, &config, data_dir.protected())?;
-    let state = super::setup::open_db(data_dir)?;
+    let state = super::setup::open_db(data_dir, &config)?;
     let sandbox = super::setup::sandbox(&state)?;
     let runtime = super::runtime()?;
     let stop = super::setup::stop_on_signals(&runtime)?;

@@ -25,7 +25,7 @@ pub(crate) struct State {
 /// them, and warn of runs that were killed before they finished.
 pub(crate) fn open_state(config: &Config, config_path: Option<&Path>) -> anyhow::Result<State> {
     let data_dir = open_data_dir(config, config_path)?;
-    open_db(data_dir)
+    open_db(data_dir, config)
 }
 
 /// Open and check the data directory only (no database yet), refusing a ceiling that
@@ -42,8 +42,9 @@ pub(crate) fn open_data_dir(
     Ok(data_dir)
 }
 
-/// Open the database in a checked data directory, warning of unfinished runs.
-pub(crate) fn open_db(data_dir: DataDir) -> anyhow::Result<State> {
+/// Open the database in a checked data directory, warning of unfinished runs; the audit
+/// log signs its head unless `[audit] sign = false`.
+pub(crate) fn open_db(data_dir: DataDir, config: &Config) -> anyhow::Result<State> {
     let db = Database::open(&data_dir)?;
     for run in medic::store::runs::unfinished(&db, &data_dir)? {
         tracing::warn!(
@@ -58,7 +59,11 @@ pub(crate) fn open_db(data_dir: DataDir) -> anyhow::Result<State> {
             }
         );
     }
-    let audit = AuditLog::sealed(db.clone(), Sealer::open(&data_dir)?);
+    let audit = if config.audit_sign {
+        AuditLog::sealed(db.clone(), Sealer::open(&data_dir)?)
+    } else {
+        AuditLog::new(db.clone())
+    };
     Ok(State {
         data_dir,
         db,

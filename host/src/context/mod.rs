@@ -47,7 +47,7 @@ pub struct ContextConfig {
     pub timeout: Duration,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawContext {
     timeout: Option<String>,
@@ -59,7 +59,7 @@ pub(crate) struct RawContext {
     connectivity: Vec<connectivity::RawTarget>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLog {
     path: PathBuf,

@@ -40,7 +40,7 @@ pub struct Probe {
     pub kind: ProbeKind,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawProbe {
     name: String,

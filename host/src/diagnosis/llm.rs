@@ -32,6 +32,11 @@ pub struct LlmConfig {
     pub api_key_env: Option<String>,
     /// Request timeout.
     pub timeout: Duration,
+    /// A proxy the operator configured (`[diagnosis.llm] proxy`); none by default, whatever
+    /// the environment says.
+    pub proxy: Option<String>,
+    /// Follow redirects (`[diagnosis.llm] follow_redirects`); off by default.
+    pub follow_redirects: bool,
 }
 
 /// Why the advisor gave nothing usable.
@@ -152,9 +157,19 @@ pub async fn ask(
         clippy::disallowed_methods,
         reason = "diagnosis/llm.rs is the one place that talks to the advisor"
     )]
-    let client = reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .timeout(config.timeout)
-        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .redirect(if config.follow_redirects {
+            reqwest::redirect::Policy::limited(5)
+        } else {
+            reqwest::redirect::Policy::none()
+        });
+    if let Some(proxy) = &config.proxy {
+        builder = builder
+            .proxy(reqwest::Proxy::all(proxy).map_err(|error| request_error(error.to_string()))?);
+    }
+    let client = builder
         .build()
         .map_err(|error| request_error(error.to_string()))?;
     let body = json!({

@@ -59,6 +59,9 @@ pub struct Ceiling {
     pub grants: Grants,
     /// The largest limits a manifest may ask for.
     pub max_limits: Limits,
+    /// The configuration file that defined this level (drop-ins name their own grants'
+    /// origins); empty when no file defines it, so it grants nothing.
+    pub source: PathBuf,
 }
 
 /// The operator's ceilings, one per level. A level the operator leaves out grants nothing.
@@ -94,7 +97,11 @@ pub fn check_within_ceiling(manifest: &Manifest, ceilings: &Ceilings) -> Result<
         message: format!(
             "{what} is beyond the operator's `{}` ceiling ({})",
             risk.as_str(),
-            ceilings.file.display()
+            if ceiling.source.as_os_str().is_empty() {
+                format!("not defined in {}", ceilings.file.display())
+            } else {
+                ceiling.source.display().to_string()
+            }
         ),
     };
     for exec in &manifest.grants.exec {

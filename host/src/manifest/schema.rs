@@ -60,7 +60,7 @@ pub(crate) struct RawCapabilities {
 }
 
 /// Example: `{ program = "/usr/bin/systemctl", args = ["restart", "^[a-z]+\\.service$"] }`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawExec {
     pub(crate) program: Spanned<String>,
@@ -72,7 +72,7 @@ pub(crate) struct RawExec {
 }
 
 /// Example: `{ method = "GET", url = "http://127.0.0.1:*/health" }`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHttp {
     pub(crate) method: Spanned<String>,
@@ -80,7 +80,7 @@ pub(crate) struct RawHttp {
 }
 
 /// Example: `{ path = "/var/log/app", access = "read" }`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFs {
     pub(crate) path: Spanned<String>,

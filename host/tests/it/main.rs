@@ -8,6 +8,7 @@
 mod audit;
 mod checkpoints;
 mod cli;
+mod config;
 mod diagnosis;
 mod dry_run;
 mod env;

@@ -35,7 +35,7 @@ fn refused_at_load(medic: &Medic, remediation: &Remediation, expected: &str) {
 #[test]
 fn programs_that_run_code_or_that_a_remediation_could_rewrite_are_refused_at_load() {
     let medic = medic();
-    let bin = medic.root().join("bin");
+    let bin = medic.private_dir().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink("/bin/sh", bin.join("innocent")).unwrap();
     std::fs::copy("/usr/bin/env", bin.join("helper")).unwrap();
@@ -88,7 +88,7 @@ fn programs_that_run_code_or_that_a_remediation_could_rewrite_are_refused_at_loa
 #[test]
 fn the_program_that_runs_is_the_file_checked_at_load() {
     let medic = medic();
-    let bin = medic.root().join("bin");
+    let bin = medic.private_dir().join("bin");
     let tool = executable(&bin, "tool", "#!/bin/sh\necho original \"$@\"\n", 0o755);
     let pwned = medic.root().join("pwned");
     let swap = executable(
@@ -125,7 +125,7 @@ fn the_program_that_runs_is_the_file_checked_at_load() {
 #[test]
 fn a_programs_detached_children_do_not_outlive_its_call() {
     let medic = medic();
-    let bin = medic.root().join("bin");
+    let bin = medic.private_dir().join("bin");
     let pid_file = medic.root().join("pid");
     let detach = executable(
         &bin,

@@ -111,7 +111,7 @@ fn a_symlink_planted_at_a_root_mid_run_is_not_followed() {
     std::fs::create_dir_all(&logs).unwrap();
     std::fs::write(logs.join("app.log"), "ordinary").unwrap();
     let attacker = script(
-        &medic.root().join("bin"),
+        &medic.private_dir().join("bin"),
         "swap",
         "mv \"$1\" \"$1.real\" && ln -s \"$2\" \"$1\"",
     );
