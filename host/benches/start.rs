@@ -100,18 +100,26 @@ fn main() {
     println!("starting a remediation ({} byte component)", wasm.len());
     let uncached = Sandbox::new(None).unwrap();
     let compile = measure("first run: compile + link", 10, || {
-        uncached.prepare(manifest.clone(), &wasm).unwrap();
+        uncached
+            .prepare(manifest.clone(), &wasm, &StopSignal::new())
+            .unwrap();
     });
     let cached = Sandbox::new(Some(CacheKey {
         dir: state.compiled_dir(),
         key: state.key("cache").unwrap(),
     }))
     .unwrap();
-    cached.prepare(manifest.clone(), &wasm).unwrap();
+    cached
+        .prepare(manifest.clone(), &wasm, &StopSignal::new())
+        .unwrap();
     let from_cache = measure("from the compiled cache: load + link", 50, || {
-        cached.prepare(manifest.clone(), &wasm).unwrap();
+        cached
+            .prepare(manifest.clone(), &wasm, &StopSignal::new())
+            .unwrap();
     });
-    let prepared = cached.prepare(manifest.clone(), &wasm).unwrap();
+    let prepared = cached
+        .prepare(manifest.clone(), &wasm, &StopSignal::new())
+        .unwrap();
     let context = || CallContext {
         run: RunContext {
             run_id: "bench".to_string(),

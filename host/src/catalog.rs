@@ -42,11 +42,15 @@ pub enum Provenance {
 }
 
 impl Provenance {
-    /// How to name it again: the bundled name, or the directory's path.
+    /// How to name it again from anywhere: the bundled name, or the directory's canonical
+    /// path (a relative one would name another directory from elsewhere).
     pub fn location(&self, name: &str) -> String {
         match self {
             Provenance::Bundled => name.to_string(),
-            Provenance::Directory(dir) => dir.display().to_string(),
+            Provenance::Directory(dir) => std::fs::canonicalize(dir)
+                .unwrap_or_else(|_| dir.clone())
+                .display()
+                .to_string(),
         }
     }
 }
@@ -218,19 +222,38 @@ fn check_programs(
         .filter(|grant| grant.access == Access::ReadWrite)
         .map(|grant| grant.path.clone())
         .collect();
+    let ceiling = config.ceilings.for_risk(manifest.risk);
     let mut programs = BTreeMap::new();
     for grant in &manifest.grants.exec {
         if programs.contains_key(&grant.program) {
             continue;
         }
-        let checked =
-            check_program(&grant.program, &writable).map_err(|error| ManifestError::Unsafe {
-                origin: Origin {
-                    field: format!("{}.program", grant.origin.field),
-                    ..grant.origin.clone()
-                },
-                message: error.to_string(),
-            })?;
+        let unsafe_program = |message: String| ManifestError::Unsafe {
+            origin: Origin {
+                field: format!("{}.program", grant.origin.field),
+                ..grant.origin.clone()
+            },
+            message,
+        };
+        let checked = check_program(&grant.program, &writable)
+            .map_err(|error| unsafe_program(error.to_string()))?;
+        if let Some(checked) = &checked
+            && let crate::process::ProgramKind::Script { interpreter, .. } = &checked.kind
+        {
+            let allowed = ceiling
+                .grants
+                .exec
+                .iter()
+                .any(|entry| entry.program == grant.program && entry.interpreted);
+            if !(grant.interpreted && allowed) {
+                return Err(unsafe_program(format!(
+                    "`{}` is a script run by `{}`; both the manifest's grant and the operator's `{}` ceiling entry must say `interpreted = true` to run a program an interpreter runs",
+                    checked.canonical.display(),
+                    interpreter.canonical.display(),
+                    manifest.risk.as_str()
+                )));
+            }
+        }
         programs.insert(grant.program.clone(), checked);
     }
     Ok(programs)

@@ -407,6 +407,19 @@ pub fn forbidden_filesystem(fd: BorrowedFd<'_>) -> std::io::Result<Option<&'stat
     Ok((Some(identity.dev) == dev_device()).then_some("devtmpfs (/dev)"))
 }
 
+/// The id of the mount `fd` lies on (`statx` `STATX_MNT_ID`, Linux 5.8 and later); `None`
+/// where the kernel does not say.
+pub fn mount_id(fd: BorrowedFd<'_>) -> Option<u64> {
+    let statx = rustix::fs::statx(
+        fd,
+        "",
+        rustix::fs::AtFlags::EMPTY_PATH,
+        rustix::fs::StatxFlags::MNT_ID,
+    )
+    .ok()?;
+    (statx.stx_mask & rustix::fs::StatxFlags::MNT_ID.bits() != 0).then_some(statx.stx_mnt_id)
+}
+
 /// `path` with its last component split off: the parent's components and the name.
 pub fn split_last(components: &[&OsStr]) -> Option<(Vec<OsString>, OsString)> {
     let (name, parent) = components.split_last()?;

@@ -72,6 +72,20 @@ impl Remediation {
         self
     }
 
+    /// Grant a script an interpreter runs, with argument patterns (`interpreted = true` in
+    /// the manifest and in the ceiling written from it).
+    pub fn exec_script(mut self, program: &str, args: &[&str]) -> Self {
+        let args: Vec<String> = args.iter().map(|arg| toml_string(arg)).collect();
+        writeln!(
+            self.tables,
+            "[[capabilities.exec]]\nprogram = {}\nargs = [{}]\ninterpreted = true",
+            toml_string(program),
+            args.join(", ")
+        )
+        .unwrap();
+        self
+    }
+
     /// Grant a method and URL pattern.
     pub fn http(mut self, method: &str, url: &str) -> Self {
         writeln!(

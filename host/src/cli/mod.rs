@@ -156,9 +156,12 @@ fn init_tracing(verbose: u8, quiet: bool) {
     let filter = medic::config::log_filter()
         .and_then(|filter| tracing_subscriber::EnvFilter::try_new(filter).ok())
         .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+    // No ANSI codes: every control character on stderr is escaped (`output::StderrSink`),
+    // so a guest's text in a log line cannot move the cursor or retitle the terminal.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| output::StderrSink)
+        .with_ansi(false)
         .with_target(false)
         .init();
 }

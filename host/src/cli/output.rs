@@ -40,6 +40,29 @@ impl Output {
     }
 }
 
+/// Standard error for tracing: every byte a guest, manifest or log could have put in a log
+/// line is escaped here, once, as on stdout (a newline ends a line; nothing else passes).
+pub(crate) struct StderrSink;
+
+impl Write for StderrSink {
+    fn write(&mut self, buffer: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buffer);
+        let mut escaped = String::with_capacity(text.len());
+        for (index, line) in text.split('\n').enumerate() {
+            if index > 0 {
+                escaped.push('\n');
+            }
+            escaped.push_str(&medic::text::escape_control(line));
+        }
+        io::stderr().lock().write_all(escaped.as_bytes())?;
+        Ok(buffer.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
 /// True when `error` is a write to a closed pipe.
 pub(crate) fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {

@@ -48,6 +48,13 @@ pub(crate) fn run(
             &config,
             state.data_dir.protected(),
         )?;
+        if loaded.manifest.text_sha256 != record.manifest_sha256 {
+            anyhow::bail!(
+                "run {}: the manifest of `{}` changed since it ran; not rolling back under different grants",
+                record.run_id,
+                record.location
+            );
+        }
         if loaded.manifest.sha256 != record.sha256 {
             anyhow::bail!(
                 "run {}: `{}` is now component {}, not the {} that ran; not rolling back with a different component",

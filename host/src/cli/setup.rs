@@ -80,13 +80,18 @@ pub(crate) fn sandbox(state: &State) -> anyhow::Result<Sandbox> {
     }))?)
 }
 
-/// A stop signal raised by the first SIGINT or SIGTERM; later ones are ignored, so a
-/// rollback in progress finishes.
+/// A stop signal raised by the first SIGINT, SIGTERM, SIGHUP or SIGQUIT; later ones are
+/// ignored, so a rollback in progress finishes.
 pub(crate) fn stop_on_signals(runtime: &tokio::runtime::Runtime) -> anyhow::Result<StopSignal> {
     use tokio::signal::unix::{SignalKind, signal};
     let stop = StopSignal::new();
     let _guard = runtime.enter();
-    for (kind, number) in [(SignalKind::interrupt(), 2), (SignalKind::terminate(), 15)] {
+    for (kind, number) in [
+        (SignalKind::interrupt(), 2),
+        (SignalKind::terminate(), 15),
+        (SignalKind::hangup(), 1),
+        (SignalKind::quit(), 3),
+    ] {
         let mut stream = signal(kind).context("cannot install a signal handler")?;
         let stop = stop.clone();
         runtime.spawn(async move {

@@ -60,8 +60,12 @@ pub struct ExecGrant {
     pub program: PathBuf,
     /// Exactly this many arguments, each matching its pattern.
     pub args: Vec<ArgPattern>,
-    /// A status command that changes nothing: the only kind of exec `plan` may run.
+    /// A status command that changes nothing: the only kind of exec `plan` may run, when
+    /// the ceiling's matching entry is read-only too.
     pub read_only: bool,
+    /// The program may be a script an interpreter runs (the manifest and the ceiling must
+    /// both say so).
+    pub interpreted: bool,
     /// Where it was declared.
     pub origin: Origin,
 }
@@ -154,6 +158,8 @@ pub struct Target {
     pub port: u16,
     /// The path, without query; `/` for tcp.
     pub path: String,
+    /// Whether the request carries a query string (`?...`).
+    pub has_query: bool,
 }
 
 /// A parsed host.
@@ -218,6 +224,8 @@ pub struct UrlPattern {
     pub port: Option<u16>,
     /// `None` for tcp.
     pub path: Option<Regex>,
+    /// Whether a query string is allowed (`?*` ends the pattern).
+    pub query: bool,
 }
 
 /// A host in a URL pattern.
@@ -275,8 +283,17 @@ impl UrlPattern {
         if authority.contains('@') {
             return Err("userinfo (`user@`) is not allowed in a URL pattern".to_string());
         }
-        if authority.contains(['?', '#']) || path.contains(['?', '#']) {
-            return Err("a URL pattern has no query or fragment".to_string());
+        let (path, query) = match path.split_once('?') {
+            Some((path, "*")) => (path, true),
+            Some(_) => {
+                return Err(
+                    "a URL pattern's query is `?*` (any query) or absent (no query)".to_string(),
+                );
+            }
+            None => (path, false),
+        };
+        if authority.contains(['?', '#']) || path.contains('#') {
+            return Err("a URL pattern has no fragment".to_string());
         }
         let (host, port) = split_host_port(authority)?;
         let host = parse_host_pattern(host)?;
@@ -303,12 +320,15 @@ impl UrlPattern {
             host,
             port,
             path,
+            query,
         })
     }
 
-    /// True when `target` matches scheme, host, port and path.
+    /// True when `target` matches scheme, host, port and path, and carries a query only
+    /// where the pattern allows one.
     pub fn matches(&self, target: &Target) -> bool {
-        self.scheme == target.scheme
+        (self.query || !target.has_query)
+            && self.scheme == target.scheme
             && self.host.matches(&target.host)
             && self.port.is_none_or(|port| port == target.port)
             && self
@@ -599,6 +619,7 @@ fn parse_exec(
         program: path.to_path_buf(),
         args,
         read_only: raw.read_only.unwrap_or(false),
+        interpreted: raw.interpreted.unwrap_or(false),
         origin: src.origin(field, span),
     })
 }

@@ -60,6 +60,9 @@ pub struct Manifest {
     pub limits: Limits,
     /// Where it was read from.
     pub file: PathBuf,
+    /// Lowercase hex sha256 of the manifest's text, so a run can be tied to the exact grants
+    /// it ran under.
+    pub text_sha256: String,
 }
 
 /// One `[[handles]]` entry: the incidents a remediation says it can heal.
@@ -178,6 +181,7 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<Manifest, ManifestError
         grants,
         limits,
         file: file.to_path_buf(),
+        text_sha256: sha256_hex(text.as_bytes()),
     })
 }
 

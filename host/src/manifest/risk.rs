@@ -110,14 +110,17 @@ pub fn check_within_ceiling(manifest: &Manifest, ceilings: &Ceilings) -> Result<
             .exec
             .iter()
             .filter(|allowed| {
-                allowed.program == exec.program && allowed.args.len() == exec.args.len()
+                allowed.program == exec.program
+                    && allowed.args.len() == exec.args.len()
+                    && (allowed.read_only || !exec.read_only)
             })
             .map(|allowed| allowed.args.iter().map(|arg| arg.source.as_str()).collect())
             .collect();
         let inner: Vec<&str> = exec.args.iter().map(|arg| arg.source.as_str()).collect();
         let what = |verdict: String| {
             format!(
-                "exec `{}` with {} arguments {verdict}",
+                "{}exec `{}` with {} arguments {verdict}",
+                if exec.read_only { "read-only " } else { "" },
                 exec.program.display(),
                 exec.args.len()
             )
@@ -213,6 +216,7 @@ fn http_beyond(http: &HttpGrant, ceiling: &[HttpGrant]) -> Option<String> {
                 && allowed.url.scheme == http.url.scheme
                 && host_covers(&allowed.url.host, &http.url.host)
                 && (allowed.url.port.is_none() || allowed.url.port == http.url.port)
+                && (allowed.url.query || !http.url.query)
         })
         .collect();
     if covering.is_empty() {

@@ -66,9 +66,14 @@ pub(crate) struct RawExec {
     pub(crate) program: Spanned<String>,
     #[serde(default)]
     pub(crate) args: Vec<Spanned<String>>,
-    /// A status command that changes nothing, so `plan` may run it.
+    /// A status command that changes nothing, so `plan` may run it; a manifest's flag
+    /// counts only where the ceiling's matching entry says so too.
     /// Example: `read_only = true`
     pub(crate) read_only: Option<bool>,
+    /// The program is a script an interpreter runs (a Python tool, say); it runs only when
+    /// the manifest and the ceiling's entry both say so (off by default).
+    /// Example: `interpreted = true`
+    pub(crate) interpreted: Option<bool>,
 }
 
 /// Example: `{ method = "GET", url = "http://127.0.0.1:*/health" }`

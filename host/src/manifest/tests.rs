@@ -126,6 +126,7 @@ fn url_patterns_match_scheme_host_port_and_path() {
             .unwrap_or_else(|_| HostValue::Domain(host.to_string())),
         port,
         path: path.to_string(),
+        has_query: false,
     };
     let pattern = UrlPattern::parse("https://*.example.com/api/*/status").unwrap();
     assert!(pattern.matches(&target(

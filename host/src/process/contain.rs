@@ -128,6 +128,16 @@ impl Containment {
     /// The call is over: kill the program's process group and everything it left, wait
     /// for them to be gone, and remove the cgroup.
     pub(crate) async fn end(mut self) {
+        self.end_now();
+        match self.cgroup.take() {
+            Some((dir, _)) => end_cgroup(&dir).await,
+            None if matches!(mode(), Mode::Subreaper) => kill_orphans().await,
+            None => {}
+        }
+    }
+
+    /// Kill the program's group and unregister it, without waiting.
+    fn end_now(&mut self) {
         if let Some(pid) = self.pid.take() {
             let _ = nix::sys::signal::killpg(Pid::from_raw(pid), Signal::SIGKILL);
             running()
@@ -135,10 +145,83 @@ impl Containment {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .remove(&pid);
         }
-        match self.cgroup.take() {
-            Some((dir, _)) => end_cgroup(&dir).await,
-            None if matches!(mode(), Mode::Subreaper) => kill_orphans().await,
-            None => {}
+    }
+}
+
+impl Drop for Containment {
+    /// A call abandoned mid-program (its time limit, a signal) still leaves nothing running:
+    /// kill the group and the cgroup's members at once, and remove the cgroup when it has
+    /// emptied within a moment.
+    fn drop(&mut self) {
+        self.end_now();
+        if let Some((dir, _)) = self.cgroup.take() {
+            for _ in 0..50 {
+                let members = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+                if members.trim().is_empty() {
+                    break;
+                }
+                let kill_file = dir.join("cgroup.kill");
+                if kill_file.exists() {
+                    let _ = std::fs::write(&kill_file, "1");
+                } else {
+                    for pid in members
+                        .lines()
+                        .filter_map(|line| line.trim().parse::<i32>().ok())
+                    {
+                        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                    }
+                }
+                reap_children_in(&members);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
+/// Kill and remove the cgroups of medic processes that are gone (killed with -9 while a
+/// program ran): their programs must not outlive them. Run before a recovery's rollback.
+pub fn sweep_orphaned_cgroups() {
+    let Mode::Cgroup { base } = mode() else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("medic-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let alive = pid == std::process::id() as i32 || Path::new(&format!("/proc/{pid}")).exists();
+        if alive {
+            continue;
+        }
+        let dir = entry.path();
+        let kill_file = dir.join("cgroup.kill");
+        for _ in 0..50 {
+            let members = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            if members.trim().is_empty() {
+                break;
+            }
+            if kill_file.exists() {
+                let _ = std::fs::write(&kill_file, "1");
+            } else {
+                for member in members
+                    .lines()
+                    .filter_map(|line| line.trim().parse::<i32>().ok())
+                {
+                    let _ = kill(Pid::from_raw(member), Signal::SIGKILL);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if std::fs::remove_dir(&dir).is_ok() {
+            tracing::warn!(cgroup = %dir.display(), "killed what a medic process that is gone (pid {pid}) left running");
         }
     }
 }

@@ -66,7 +66,6 @@ const INTERPRETERS: &[&str] = &[
     "deno",
     "bun",
     "rscript",
-    "R",
     "julia",
     "octave",
     "octave-cli",
@@ -107,6 +106,17 @@ const INTERPRETERS: &[&str] = &[
     "rhino",
     "jjs",
     "gnuplot",
+    "r",
+    "cpan",
+    "cpanm",
+    "perlbug",
+    "irb",
+    "pry",
+    "ipython",
+    "jupyter",
+    "pip-run",
+    "uv",
+    "uvx",
 ];
 /// Interpreter families matched by prefix.
 const INTERPRETER_FAMILIES: &[&str] = &[
@@ -199,6 +209,22 @@ const LAUNCHERS: &[&str] = &[
     "xterm",
     "tmux",
     "screen",
+    "choom",
+    "runcon",
+    "ssh-agent",
+    "systemd-inhibit",
+    "pyenv",
+    "rbenv",
+    "nodenv",
+    "asdf",
+    "direnv",
+    "nix-shell",
+    "flatpak-spawn",
+    "toolbox",
+    "distrobox",
+    "lxc-attach",
+    "lxc-execute",
+    "kexec",
 ];
 /// Programs that run commands as part of their work.
 const INDIRECT: &[&str] = &[
@@ -283,6 +309,52 @@ const INDIRECT: &[&str] = &[
     "ansible-playbook",
     "vagrant",
     "ip",
+    "sort",
+    "apt",
+    "apt-get",
+    "aptitude",
+    "apt-cache",
+    "ctest",
+    "cpack",
+    "wget",
+    "cpio",
+    "pax",
+    "gpg",
+    "gpg2",
+    "mutt",
+    "mail",
+    "mailx",
+    "sendmail",
+    "lynx",
+    "w3m",
+    "links",
+    "elinks",
+    "lftp",
+    "tftp",
+    "ncftp",
+    "ssh-copy-id",
+    "vipw",
+    "vigr",
+    "visudo",
+    "journalctl",
+    "mysqladmin",
+    "pg_ctl",
+    "initdb",
+    "postgres",
+    "mongod",
+    "redis-server",
+    "nmap",
+    "tcpdump",
+    "bpftrace",
+    "bpftool",
+    "busctl",
+    "dbus-send",
+    "ansible-console",
+    "salt",
+    "puppet",
+    "chef-client",
+    "terraform",
+    "packer",
 ];
 /// Where copies and links of the programs above are looked for.
 const SEARCH_DIRS: &[&str] = &[
@@ -309,7 +381,7 @@ pub fn runner_by_name(name: &str) -> Option<Runner> {
     if LAUNCHERS.contains(&lower.as_str()) {
         return Some(Runner::Launcher);
     }
-    if INTERPRETERS.contains(&name)
+    if INTERPRETERS.contains(&lower.as_str())
         || INTERPRETER_FAMILIES.iter().any(|family| {
             lower.strip_prefix(family).is_some_and(|rest| {
                 rest.is_empty()
@@ -341,9 +413,10 @@ struct Known {
     digest: OnceLock<Option<[u8; 32]>>,
 }
 
-/// The runners installed on this system, by identity and by size, found once.
+/// The runners installed on this system, by identity, build id and size, found once.
 struct Catalogue {
     by_identity: HashMap<Identity, usize>,
+    by_build_id: HashMap<Vec<u8>, usize>,
     by_size: HashMap<u64, Vec<usize>>,
     known: Vec<Known>,
 }
@@ -353,6 +426,7 @@ fn catalogue() -> &'static Catalogue {
     CATALOGUE.get_or_init(|| {
         let mut catalogue = Catalogue {
             by_identity: HashMap::new(),
+            by_build_id: HashMap::new(),
             by_size: HashMap::new(),
             known: Vec::new(),
         };
@@ -387,6 +461,12 @@ fn catalogue() -> &'static Catalogue {
                 }
                 let index = catalogue.known.len();
                 catalogue.by_identity.insert(identity, index);
+                if let Some(id) = std::fs::File::open(&path)
+                    .ok()
+                    .and_then(|file| super::elf::Elf::read(&file).ok().flatten()?.build_id())
+                {
+                    catalogue.by_build_id.entry(id).or_insert(index);
+                }
                 catalogue
                     .by_size
                     .entry(metadata.len())
@@ -420,8 +500,9 @@ fn digest_file(file: &mut std::fs::File, size: u64) -> Option<[u8; 32]> {
     }
 }
 
-/// The runner the open file `file` (of `size` bytes, identity `identity`) is, by identity
-/// or contents, with the known runner's path: a hard link or a copy of `bash` is `bash`.
+/// The runner the open file `file` (of `size` bytes, identity `identity`) is, by identity,
+/// GNU build id or contents, with the known runner's path: a hard link, a copy, or a copy
+/// with bytes appended of `bash` is `bash`.
 pub fn runner_by_identity(
     file: &std::fs::File,
     identity: Identity,
@@ -431,6 +512,18 @@ pub fn runner_by_identity(
     if let Some(index) = catalogue.by_identity.get(&identity) {
         let known = &catalogue.known[*index];
         return Some((known.runner, known.name.clone()));
+    }
+    if let Some(index) = super::elf::Elf::read(file)
+        .ok()
+        .flatten()
+        .and_then(|elf| elf.build_id())
+        .and_then(|id| catalogue.by_build_id.get(&id))
+    {
+        let known = &catalogue.known[*index];
+        return Some((
+            known.runner,
+            format!("{}, by its build id ({})", known.name, known.path.display()),
+        ));
     }
     let candidates = catalogue.by_size.get(&size)?;
     let mut own = file.try_clone().ok()?;
@@ -471,12 +564,34 @@ mod tests {
             ("git", Some(Runner::Indirect)),
             ("supervisorctl", None),
             ("touch", None),
+            ("Rscript", Some(Runner::Interpreter)),
+            ("choom", Some(Runner::Launcher)),
+            ("sort", Some(Runner::Indirect)),
+            ("apt-get", Some(Runner::Indirect)),
             ("pythonic-tool", None),
             ("systemctl", None),
         ];
         for (name, expected) in cases {
             assert_eq!(runner_by_name(name), expected, "{name}");
         }
+    }
+
+    #[test]
+    fn a_copy_of_a_shell_with_bytes_appended_is_still_a_shell() {
+        let Ok(dash) = std::fs::canonicalize("/bin/sh") else {
+            return;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let copy = tmp.path().join("fix-it");
+        let mut bytes = std::fs::read(&dash).unwrap();
+        bytes.push(0);
+        std::fs::write(&copy, &bytes).unwrap();
+        let file = std::fs::File::open(&copy).unwrap();
+        let identity = Identity::of(file.as_fd()).unwrap();
+        let (runner, name) =
+            runner_by_identity(&file, identity, bytes.len() as u64).expect("a shell");
+        assert_eq!(runner, Runner::Shell);
+        assert!(name.contains("build id"), "{name}");
     }
 
     #[test]

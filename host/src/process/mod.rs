@@ -10,6 +10,7 @@
 //! program (`program.rs`) runs from the descriptor opened when it was checked.
 
 mod contain;
+mod elf;
 pub mod launchers;
 pub mod program;
 
@@ -23,7 +24,7 @@ use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 
-pub use contain::uses_cgroups;
+pub use contain::{sweep_orphaned_cgroups, uses_cgroups};
 pub use program::{CheckedProgram, ProgramError, ProgramKind, check_program};
 
 use crate::nofollow::Identity;
@@ -214,35 +215,54 @@ pub async fn run(spawn: Spawn<'_>) -> Result<Output, ProcessError> {
     outcome
 }
 
-/// The `Command` for `spawn`'s program, set up to join its cgroup (and, for a script, to
-/// keep the script's descriptor open for its interpreter).
+/// The `Command` for `spawn`'s program, set up to join its cgroup and to die with medic.
+/// A checked binary runs from its descriptor (`/proc/self/fd/N`); a checked script runs as
+/// its interpreter's descriptor with the script's descriptor as its first argument (kept
+/// open across `exec` for the interpreter to read), so the kernel resolves no path of
+/// either again.
 fn command_for(
     spawn: &Spawn<'_>,
     containment: &contain::Containment,
 ) -> Result<Command, ProcessError> {
-    let (path, arg0, keep_fd): (PathBuf, Option<PathBuf>, Option<i32>) = match spawn.program {
-        Program::Path(path) => (path.to_path_buf(), None, None),
-        Program::Checked(checked) => {
-            let fd = checked.file().as_raw_fd();
-            let by_fd = PathBuf::from(format!("/proc/self/fd/{fd}"));
-            if Path::new("/proc/self/fd").is_dir() {
-                let keep = matches!(checked.kind, ProgramKind::Script { .. }).then_some(fd);
-                (by_fd, Some(checked.canonical.clone()), keep)
-            } else {
+    let by_fd = |file: &std::fs::File| PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    let (path, arg0, prefix, keep_fd): (PathBuf, Option<PathBuf>, Vec<String>, Option<i32>) =
+        match spawn.program {
+            Program::Path(path) => (path.to_path_buf(), None, Vec::new(), None),
+            Program::Checked(checked) if !Path::new("/proc/self/fd").is_dir() => {
                 // No /proc: run the path, after checking it is still the file checked.
                 let now = std::fs::metadata(&checked.canonical).map(|metadata| Identity {
                     dev: metadata.dev(),
                     ino: metadata.ino(),
                 });
-                if now.ok() != Some(checked.identity) {
+                if now.ok() != Some(checked.identity) || checked.is_interpreted() {
                     return Err(ProcessError::Replaced {
                         program: checked.declared.display().to_string(),
                     });
                 }
-                (checked.canonical.clone(), None, None)
+                (checked.canonical.clone(), None, Vec::new(), None)
             }
-        }
-    };
+            Program::Checked(checked) => match &checked.kind {
+                ProgramKind::Binary => (
+                    by_fd(checked.file()),
+                    Some(checked.canonical.clone()),
+                    Vec::new(),
+                    None,
+                ),
+                ProgramKind::Script {
+                    interpreter,
+                    argument,
+                } => {
+                    let script = by_fd(checked.file()).display().to_string();
+                    let prefix = argument.iter().cloned().chain([script]).collect();
+                    (
+                        by_fd(interpreter.file()),
+                        Some(interpreter.canonical.clone()),
+                        prefix,
+                        Some(checked.file().as_raw_fd()),
+                    )
+                }
+            },
+        };
     #[expect(
         clippy::disallowed_methods,
         reason = "process/ is the one place medic starts processes"
@@ -251,34 +271,34 @@ fn command_for(
     if let Some(arg0) = arg0 {
         command.arg0(arg0);
     }
+    command.args(prefix);
     let join_fd = containment.join_fd();
-    if join_fd.is_some() || keep_fd.is_some() {
-        // SAFETY: the closure runs in the child between fork and exec, where only
-        // async-signal-safe calls are allowed: it makes two raw system calls (`write` on a
-        // descriptor opened before the fork, `fcntl` to clear close-on-exec) and touches no
-        // memory but its two captured integers. It cannot be avoided: a process can only
-        // be placed in a cgroup before it starts running its program by doing it itself,
-        // and std offers no safe hook for that.
-        #[expect(
-            unsafe_code,
-            reason = "joining the call's cgroup before exec; see SAFETY"
-        )]
-        unsafe {
-            command.pre_exec(move || {
-                if let Some(fd) = join_fd {
-                    let written = nix::libc::write(fd, b"0".as_ptr().cast(), 1);
-                    if written != 1 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                if let Some(fd) = keep_fd
-                    && nix::libc::fcntl(fd, nix::libc::F_SETFD, 0) == -1
-                {
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: it makes raw system calls only (`prctl` so the
+    // child dies with medic, `write` on a descriptor opened before the fork to join the
+    // call's cgroup, `fcntl` to keep the script's descriptor open across exec) and touches
+    // no memory but its captured integers. It cannot be avoided: a process can be placed
+    // in a cgroup, and tied to its parent's life, before it runs its program only by doing
+    // it itself, and std offers no safe hook for that.
+    #[expect(unsafe_code, reason = "setting up the child before exec; see SAFETY")]
+    unsafe {
+        command.pre_exec(move || {
+            if nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGKILL, 0, 0, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(fd) = join_fd {
+                let written = nix::libc::write(fd, b"0".as_ptr().cast(), 1);
+                if written != 1 {
                     return Err(std::io::Error::last_os_error());
                 }
-                Ok(())
-            });
-        }
+            }
+            if let Some(fd) = keep_fd
+                && nix::libc::fcntl(fd, nix::libc::F_SETFD, 0) == -1
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
     Ok(command)
 }

@@ -29,7 +29,7 @@ use crate::incident::Incident;
 use crate::manifest::Ceilings;
 use crate::sandbox::{
     CallContext, CallOutcome, CallReport, Operation, Prepared, RunBudget, RunContext, Sandbox,
-    Scope,
+    SandboxError, Scope,
 };
 use crate::stop::StopSignal;
 use crate::store::audit::{AuditEvent, AuditLog};
@@ -92,6 +92,8 @@ struct Runner<'a> {
     run_id: String,
     scope: Arc<Scope>,
     budget: Arc<RunBudget>,
+    /// Rollback's own budget: a run that spent its budget can still undo what it did.
+    rollback_budget: Arc<RunBudget>,
     report: RunReport,
 }
 
@@ -114,7 +116,11 @@ impl Runner<'_> {
                 &request.loaded.manifest.sha256,
             ),
             scope: self.scope.clone(),
-            run_budget: self.budget.clone(),
+            run_budget: if operation == Operation::Rollback {
+                self.rollback_budget.clone()
+            } else {
+                self.budget.clone()
+            },
             stop,
         };
         let call = request
@@ -171,6 +177,7 @@ pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunEr
             remediation: manifest.name.clone(),
             location: request.loaded.provenance.location(&manifest.name),
             sha256: manifest.sha256.clone(),
+            manifest_sha256: manifest.text_sha256.clone(),
             incident: serde_json::to_string(request.incident)?,
             dry_run: request.dry_run,
             phase: Phase::Planning,
@@ -190,25 +197,34 @@ pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunEr
         },
     )?;
     let mut report = RunReport::new(&run_id, manifest, request.incident, request.dry_run);
-    let prepared = match request
-        .sandbox
-        .prepare(manifest.clone(), &request.loaded.wasm)
-    {
-        Ok(prepared) => prepared,
-        Err(error) => {
-            audit.append(
-                &run_id,
-                &AuditEvent::RunFinished {
-                    status: RunStatus::Error.as_str().to_string(),
-                    summary: error.to_string(),
-                },
-            )?;
-            journal.finish()?;
-            audit.seal()?;
-            report.summary = error.to_string();
-            return Ok(report);
-        }
-    };
+    let prepared =
+        match request
+            .sandbox
+            .prepare(manifest.clone(), &request.loaded.wasm, &request.stop)
+        {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                let status = match error {
+                    SandboxError::Interrupted(signal) => {
+                        report.signal = Some(signal);
+                        RunStatus::Interrupted
+                    }
+                    _ => RunStatus::Error,
+                };
+                audit.append(
+                    &run_id,
+                    &AuditEvent::RunFinished {
+                        status: status.as_str().to_string(),
+                        summary: error.to_string(),
+                    },
+                )?;
+                journal.finish()?;
+                audit.seal()?;
+                report.status = status;
+                report.summary = error.to_string();
+                return Ok(report);
+            }
+        };
     report.compile = Some(prepared.cache);
     let runner = Runner {
         scope: Arc::new(scope_for(&request)),
@@ -217,6 +233,7 @@ pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunEr
         audit,
         run_id,
         budget: RunBudget::new(),
+        rollback_budget: RunBudget::new(),
         report,
     };
     let report = drive(runner, &journal).await?;
@@ -231,6 +248,7 @@ async fn drive(mut runner: Runner<'_>, journal: &RunJournal) -> Result<RunReport
     let steps = match (&planned.outcome, planned.denied) {
         (CallOutcome::Steps(steps), false) => steps.clone(),
         _ => {
+            runner.report.signal = stop.raised();
             let (status, summary) = failure_status(&planned, "plan");
             let status = match status {
                 RunStatus::RolledBack | RunStatus::NotHealed => RunStatus::PlanFailed,
@@ -338,16 +356,19 @@ pub async fn recover_run(
         report.summary = summary;
         return Ok(report);
     }
-    let prepared = match request
-        .sandbox
-        .prepare(manifest.clone(), &request.loaded.wasm)
-    {
-        Ok(prepared) => prepared,
-        Err(error) => {
-            report.summary = format!("cannot roll back: {error}");
-            return Ok(report);
-        }
-    };
+    // Whatever the killed run's programs left running dies before its rollback starts.
+    crate::process::sweep_orphaned_cgroups();
+    let prepared =
+        match request
+            .sandbox
+            .prepare(manifest.clone(), &request.loaded.wasm, &request.stop)
+        {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                report.summary = format!("cannot roll back: {error}");
+                return Ok(report);
+            }
+        };
     report.compile = Some(prepared.cache);
     let mut runner = Runner {
         scope: Arc::new(scope_for(&request)),
@@ -356,6 +377,7 @@ pub async fn recover_run(
         audit,
         run_id: record.run_id.clone(),
         budget: RunBudget::new(),
+        rollback_budget: RunBudget::new(),
         report,
     };
     let rolled_back = runner.call(Operation::Rollback, StopSignal::new()).await?;

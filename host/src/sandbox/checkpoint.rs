@@ -37,10 +37,15 @@ impl Host for HostState {
             );
             return self.deny("checkpoint", target, denial, started);
         }
-        if let Err(denial) = self
-            .run_budget
-            .charge_record((key.len() + value.len()) as u64)
-        {
+        // Saving a key again replaces it: only the growth counts against the run's budget.
+        let before = self
+            .checkpoints
+            .stored_size(&key)
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        let growth = ((key.len() + value.len()) as u64).saturating_sub(before);
+        if let Err(denial) = self.run_budget.charge_record(growth) {
             return self.deny("checkpoint", target, denial, started);
         }
         match self.checkpoints.save(&key, &value) {

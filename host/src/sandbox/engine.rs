@@ -32,6 +32,8 @@ use crate::nofollow;
 const MAGIC: &[u8; 8] = b"MEDICCW1";
 /// Length of the HMAC-SHA256 tag after the magic.
 const TAG_BYTES: usize = 32;
+/// How often a compile in progress looks whether medic must stop.
+const STOP_CHECK: std::time::Duration = std::time::Duration::from_millis(50);
 /// Largest cache entry medic reads: compiled code is a few times the component's size.
 const MAX_ENTRY_BYTES: u64 = 8 * MAX_COMPONENT_BYTES;
 
@@ -108,6 +110,7 @@ impl MedicEngine {
         &self,
         wasm: &[u8],
         sha256: &str,
+        stop: &crate::stop::StopSignal,
     ) -> Result<(Component, CacheUse), SandboxError> {
         let entry = self.cache.as_ref().map(|cache| {
             (
@@ -123,7 +126,7 @@ impl MedicEngine {
             return Ok((component, CacheUse::Cached));
         }
         let started = Instant::now();
-        let component = self.compile_with_deadline(wasm)?;
+        let component = self.compile_with_deadline(wasm, stop)?;
         tracing::debug!(elapsed = ?started.elapsed(), "compiled component");
         if let Some((cache, path)) = &entry
             && let Err(error) = self.store(cache, path, sha256, &component)
@@ -134,8 +137,13 @@ impl MedicEngine {
     }
 
     /// Compile on a thread of its own, off the async runtime, giving up after
-    /// `COMPILE_DEADLINE` (the thread then finishes in the background; its result is dropped).
-    fn compile_with_deadline(&self, wasm: &[u8]) -> Result<Component, SandboxError> {
+    /// `COMPILE_DEADLINE` or when medic must stop (the thread then finishes in the
+    /// background; its result is dropped).
+    fn compile_with_deadline(
+        &self,
+        wasm: &[u8],
+        stop: &crate::stop::StopSignal,
+    ) -> Result<Component, SandboxError> {
         let (send, receive) = mpsc::channel();
         let engine = self.engine.clone();
         let bytes = wasm.to_vec();
@@ -145,15 +153,28 @@ impl MedicEngine {
                 let _ = send.send(Component::new(&engine, &bytes));
             })
             .map_err(|error| SandboxError::Engine(format!("cannot start compiling: {error}")))?;
-        match receive.recv_timeout(COMPILE_DEADLINE) {
-            Ok(result) => result.map_err(|error| SandboxError::Compile(format!("{error:#}"))),
-            Err(mpsc::RecvTimeoutError::Timeout) => Err(SandboxError::Compile(format!(
-                "compiling took longer than {}",
-                humantime::format_duration(COMPILE_DEADLINE)
-            ))),
-            Err(mpsc::RecvTimeoutError::Disconnected) => Err(SandboxError::Compile(
-                "the compiler thread stopped without a result".to_string(),
-            )),
+        let deadline = Instant::now() + COMPILE_DEADLINE;
+        loop {
+            if let Some(signal) = stop.raised() {
+                return Err(SandboxError::Interrupted(signal));
+            }
+            match receive.recv_timeout(STOP_CHECK) {
+                Ok(result) => {
+                    return result.map_err(|error| SandboxError::Compile(format!("{error:#}")));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    return Err(SandboxError::Compile(format!(
+                        "compiling took longer than {}",
+                        humantime::format_duration(COMPILE_DEADLINE)
+                    )));
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(SandboxError::Compile(
+                        "the compiler thread stopped without a result".to_string(),
+                    ));
+                }
+            }
         }
     }
 

@@ -22,8 +22,8 @@ use crate::process::{self, ProcessError, Program, Spawn};
 
 /// Longest one exec may run, even when the call's own timeout is longer.
 pub const MAX_EXEC_TIME: Duration = Duration::from_secs(300);
-/// Most arguments a call may pass; more is denied before any matching.
-const MAX_CALL_ARGS: usize = 64;
+/// Most arguments a call may pass (as many as a grant may declare); more is malformed.
+const MAX_CALL_ARGS: usize = crate::manifest::grant::MAX_ARGS;
 
 /// Decide a request: the grant that allows it, or why not.
 pub(crate) fn check_exec<'g>(
@@ -68,7 +68,11 @@ pub(crate) fn check_exec<'g>(
             ),
         ));
     };
-    if !ceiling.iter().any(|allowed| allowed.matches(program, args)) {
+    let allowed: Vec<&ExecGrant> = ceiling
+        .iter()
+        .filter(|allowed| allowed.matches(program, args))
+        .collect();
+    if allowed.is_empty() {
         return Err(Denial::new(
             DenialKind::BeyondCeiling,
             format!(
@@ -76,11 +80,15 @@ pub(crate) fn check_exec<'g>(
             ),
         ));
     }
-    if operation == Operation::Plan && !grant.read_only {
+    // A read-only status command is the operator's statement, not the author's: the
+    // manifest's flag counts only where a matching ceiling entry says so too.
+    if operation == Operation::Plan
+        && !(grant.read_only && allowed.iter().any(|entry| entry.read_only))
+    {
         return Err(Denial::new(
             DenialKind::DuringPlan,
             format!(
-                "`plan` is a dry run and may not run `{program}`: only grants marked `read_only = true` run during plan ({})",
+                "`plan` is a dry run and may not run `{program}`: only grants marked `read_only = true` in both the manifest and the operator's ceiling run during plan ({})",
                 grant.origin
             ),
         ));
@@ -110,6 +118,12 @@ impl Host for HostState {
             Ok(grant) => grant,
             Err(denial) => return self.deny("exec", target, denial, started),
         };
+        if let Some(denial) = args
+            .iter()
+            .find_map(|arg| reaches_state(arg, &grants.scope.protected))
+        {
+            return self.deny("exec", target, denial, started);
+        }
         let reason = format!("matches `{}` ({})", grant.describe(), grant.origin);
         let Some(Some(checked)) = grants.scope.programs.get(&grant.program) else {
             let missing = format!("`{program}` does not exist on this host");
@@ -122,7 +136,8 @@ impl Host for HostState {
             )?;
             return Ok(Err(HostError::NotFound(missing)));
         };
-        let timeout = (grants.manifest.limits.timeout / 2).min(MAX_EXEC_TIME);
+        let timeout = self.remaining((grants.manifest.limits.timeout / 2).min(MAX_EXEC_TIME));
+        self.acting("exec", &target, &reason, started);
         let output_cap = usize::try_from(grants.manifest.limits.output)
             .unwrap_or(usize::MAX)
             .min(self.limiter.room() / 2);
@@ -175,6 +190,45 @@ impl Host for HostState {
     }
 }
 
+/// Refuse an argument that names medic's own state (its data directory, anything in it,
+/// a directory above it other than `/` itself, or the configuration file) by any
+/// spelling: `..`, a symlink, `--opt=/path`. Programs run as medic's user and could
+/// otherwise read or rewrite it for the guest.
+fn reaches_state(arg: &str, protected: &crate::store::data_dir::Protected) -> Option<Denial> {
+    let candidates = std::iter::once(arg).chain(arg.split_once('=').map(|(_, value)| value));
+    for candidate in candidates.filter(|candidate| candidate.contains('/')) {
+        let mut normal = std::path::PathBuf::from(WORKDIR_ROOT);
+        for part in Path::new(candidate).components() {
+            match part {
+                std::path::Component::RootDir => normal = std::path::PathBuf::from("/"),
+                std::path::Component::ParentDir => {
+                    normal.pop();
+                }
+                std::path::Component::Normal(name) => normal.push(name),
+                _ => {}
+            }
+        }
+        if normal == Path::new("/") {
+            continue;
+        }
+        if let Some((relation, state)) = protected.relation_of_path(&normal) {
+            return Some(Denial::new(
+                DenialKind::ProtectedState,
+                format!(
+                    "argument `{arg}` names `{}`, which {} medic's own state `{}`; no program may be pointed at it",
+                    normal.display(),
+                    relation.as_str(),
+                    state.display()
+                ),
+            ));
+        }
+    }
+    None
+}
+
+/// Where a relative argument is resolved from: the working directory of every program.
+const WORKDIR_ROOT: &str = crate::process::WORKDIR;
+
 fn describe(program: &str, args: &[String]) -> String {
     let mut text = program.to_string();
     for arg in args {
@@ -202,6 +256,7 @@ mod tests {
                 .map(|arg| ArgPattern::parse(arg).unwrap())
                 .collect(),
             read_only,
+            interpreted: false,
             origin: Origin {
                 file: "t.toml".into(),
                 field: "capabilities.exec[0]".into(),
@@ -253,7 +308,7 @@ mod tests {
     }
 
     #[test]
-    fn plan_runs_only_read_only_grants() {
+    fn plan_runs_only_grants_the_manifest_and_the_ceiling_both_call_read_only() {
         let ctl = "/usr/bin/supervisorctl";
         assert_eq!(
             check(Operation::Plan, ctl, &["restart", "web"]),
@@ -261,6 +316,12 @@ mod tests {
         );
         assert_eq!(check(Operation::Plan, ctl, &["status", "web"]), Ok(()));
         assert_eq!(check(Operation::Verify, ctl, &["restart", "web"]), Ok(()));
+        // The author calls `restart` read-only; the operator's ceiling does not.
+        let manifest = [grant(ctl, &["restart", "[a-z]+"], true)];
+        let ceiling = [grant(ctl, &["restart", "[a-z]+"], false)];
+        let args = vec!["restart".to_string(), "web".to_string()];
+        let denial = check_exec(&manifest, &ceiling, Operation::Plan, ctl, &args).unwrap_err();
+        assert_eq!(denial.kind, DenialKind::DuringPlan);
     }
 
     #[test]

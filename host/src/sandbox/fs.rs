@@ -12,9 +12,15 @@
 //!   directory (by device and inode);
 //! - beneath the root each directory is opened with `O_NOFOLLOW`, and the last component
 //!   is acted on without following it: a symlink anywhere is refused, never followed;
-//! - a file is opened non-blocking and its type checked on the descriptor: a FIFO, socket
-//!   or device is refused; a read stops at the guest's remaining memory and the per-call
-//!   cap before anything is allocated, a write at the per-call and per-run caps.
+//! - every directory opened beneath the root, and the file acted on, must lie on the root's
+//!   own mount (`statx` mount ids, so a bind mount counts);
+//! - a change happens only in a directory owned by root, medic's user or the owner of the
+//!   granted root, so another user cannot tamper with what medic moves or writes there;
+//! - a file is opened non-blocking and its type checked on the descriptor: a FIFO, socket,
+//!   device, or a file with more than one hard link (it may be a file elsewhere) is
+//!   refused; a read stops at the guest's remaining memory and the per-call cap before
+//!   anything is allocated, a write at the per-call and per-run caps; `create-dir` makes
+//!   at most `MAX_DIRS_PER_CALL` directories, a run at most `MAX_RUN_DIRS`.
 //!
 //! wasi:filesystem is not linked at all, so this is the only way a component reaches a file.
 
@@ -34,6 +40,7 @@ use super::Operation;
 use super::bindings::HostError;
 use super::bindings::medic::remediation::fs::{Entry, Host};
 use super::denial::{Denial, DenialKind};
+use super::limits::MAX_DIRS_PER_CALL;
 use super::state::HostState;
 use crate::manifest::grant::FsGrant;
 use crate::manifest::{Access, Ceiling};
@@ -46,6 +53,10 @@ pub const MAX_READ_BYTES: u64 = 16 << 20;
 pub const MAX_LIST_ENTRIES: usize = 100_000;
 /// Guest memory one listed entry costs besides its name.
 const ENTRY_OVERHEAD: usize = 48;
+/// Longest path a call may name.
+const MAX_PATH_BYTES: usize = 4096;
+/// Most components a path may have.
+const MAX_PATH_COMPONENTS: usize = 64;
 /// Mode of a file `write` creates (before the umask).
 const NEW_FILE_MODE: u32 = 0o644;
 /// Mode of a directory `create-dir` creates (before the umask).
@@ -66,6 +77,11 @@ pub(crate) fn check_fs<'g>(
     }
     if !path.starts_with('/') {
         return Err(malformed(format!("`{path}` is not an absolute path")));
+    }
+    if path.len() > MAX_PATH_BYTES || path.split('/').count() > MAX_PATH_COMPONENTS {
+        return Err(malformed(format!(
+            "a path is at most {MAX_PATH_BYTES} bytes and {MAX_PATH_COMPONENTS} components"
+        )));
     }
     if path
         .split('/')
@@ -136,6 +152,43 @@ struct Target {
     dir: OwnedFd,
     name: Option<OsString>,
     shown: String,
+    /// The mount the granted root lies on, when the kernel says.
+    root_mount: Option<u64>,
+    /// The owner of the granted root.
+    root_owner: u32,
+}
+
+impl Target {
+    /// Refuse `fd` (a directory or file opened for this call) on another mount than the
+    /// root's.
+    fn same_mount(&self, fd: BorrowedFd<'_>) -> Result<(), Refusal> {
+        match (self.root_mount, nofollow::mount_id(fd)) {
+            (Some(root), Some(here)) if root != here => Err(Refusal::Denied(Denial::new(
+                DenialKind::CrossesMount,
+                format!(
+                    "`{}` lies on another mount than its granted root; medic does not cross mount points beneath a root",
+                    self.shown
+                ),
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuse a change in `dir` when another user owns it.
+    fn changeable(&self, dir: BorrowedFd<'_>) -> Result<(), Refusal> {
+        let stat = fstat(dir).map_err(|errno| Refusal::Failed(errno.to_string()))?;
+        let me = nix::unistd::geteuid().as_raw();
+        if stat.st_uid == 0 || stat.st_uid == me || stat.st_uid == self.root_owner {
+            return Ok(());
+        }
+        Err(Refusal::Denied(Denial::new(
+            DenialKind::ForeignDirectory,
+            format!(
+                "`{}` is in a directory owned by uid {}, who could tamper with what medic puts there; medic changes files only in directories owned by root, its own user or the owner of the granted root",
+                self.shown, stat.st_uid
+            ),
+        )))
+    }
 }
 
 /// Open the directory `path` acts in, beneath `grant`'s root, checking every opened
@@ -162,15 +215,26 @@ fn open_target(
         other => Refusal::Failed(other.to_string()),
     })?;
     check_opened(root.as_fd(), &grant.path, protected)?;
+    let root_mount = nofollow::mount_id(root.as_fd());
+    let root_owner = fstat(root.as_fd())
+        .map_err(|errno| Refusal::Failed(errno.to_string()))?
+        .st_uid;
     let relative = grant
         .relative(Path::new(path))
         .expect("check_fs matched this grant");
     let components: Vec<&OsStr> = relative.iter().collect();
+    if create_parents && components.len() > MAX_DIRS_PER_CALL {
+        return Err(over_cap(format!(
+            "`create-dir` makes at most {MAX_DIRS_PER_CALL} directories in one call"
+        )));
+    }
     let Some((name, parents)) = components.split_last() else {
         return Ok(Target {
             dir: root,
             name: None,
             shown: path.to_string(),
+            root_mount,
+            root_owner,
         });
     };
     let dir = if parents.is_empty() {
@@ -197,11 +261,15 @@ fn open_target(
         check_opened(dir.as_fd(), Path::new(path), protected)?;
         dir
     };
-    Ok(Target {
+    let target = Target {
         dir,
         name: Some(name.to_os_string()),
         shown: path.to_string(),
-    })
+        root_mount,
+        root_owner,
+    };
+    target.same_mount(target.dir.as_fd())?;
+    Ok(target)
 }
 
 /// Refuse an opened directory on a pseudo filesystem or reaching medic's own state.
@@ -250,7 +318,7 @@ fn symlink_denial(shown: &str) -> Refusal {
 fn special_denial(shown: &str, kind: &str) -> Refusal {
     Refusal::Denied(Denial::new(
         DenialKind::SpecialFile,
-        format!("`{shown}` is a {kind}, not a regular file"),
+        format!("`{shown}` is a {kind}, not a plain regular file"),
     ))
 }
 
@@ -286,6 +354,16 @@ fn open_regular(target: &Target, flags: OFlag, mode: u32) -> Result<File, Refusa
     if let Some(kind) = nofollow::special_kind(&stat) {
         return Err(special_denial(&target.shown, kind));
     }
+    if stat.st_nlink > 1 {
+        return Err(special_denial(
+            &target.shown,
+            &format!(
+                "file with {} hard links (it may be a file elsewhere too)",
+                stat.st_nlink
+            ),
+        ));
+    }
+    target.same_mount(fd.as_fd())?;
     Ok(File::from(fd))
 }
 
@@ -330,12 +408,19 @@ impl HostState {
                 grant.access.as_str(),
                 grant.origin
             ));
-            match open_target(
+            let opened = open_target(
                 grant,
                 path,
                 &grants.scope.protected,
                 operation == "create-dir",
-            ) {
+            )
+            .and_then(|target| {
+                if *access == Access::ReadWrite {
+                    target.changeable(target.dir.as_fd())?;
+                }
+                Ok(target)
+            });
+            match opened {
                 Ok(target) => targets.push(target),
                 Err(refusal) => {
                     return self.finish(target_text, reasons.join("; "), Err(refusal), started);
@@ -473,6 +558,10 @@ impl Host for HostState {
                 },
                 other => Refusal::Failed(format!("`{}`: {other}", target.shown)),
             })?;
+            // The directory listed is checked like every directory opened: a mount root
+            // beneath the granted root (procfs, medic's state) is refused here too.
+            check_opened(dir.as_fd(), Path::new(&target.shown), &state.grants.scope.protected)?;
+            target.same_mount(dir.as_fd())?;
             let listing = dir.try_clone().map_err(|error| io_failed(&target.shown, error))?;
             let mut listing = nix::dir::Dir::from_fd(listing)
                 .map_err(|errno| Refusal::Failed(errno.to_string()))?;
@@ -534,6 +623,9 @@ impl Host for HostState {
                     return Ok(((), "exists".to_string()));
                 };
                 // `open_target` created the missing directories above it, as `mkdir -p` does.
+                state
+                    .run_budget
+                    .charge_directories(Path::new(&target.shown).components().count() as u64)?;
                 let created = nofollow::create_dir_beneath(
                     target.dir.as_fd(),
                     Path::new(&target.shown),
@@ -552,6 +644,10 @@ impl Host for HostState {
                     Path::new(&target.shown),
                     &state.grants.scope.protected,
                 )?;
+                target.same_mount(created.as_fd())?;
+                // A directory another user made first (a squatted name under /tmp) is
+                // theirs to tamper with: medic does not use it.
+                target.changeable(created.as_fd())?;
                 Ok(((), "created".to_string()))
             },
         )

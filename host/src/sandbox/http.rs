@@ -49,6 +49,17 @@ const FORBIDDEN_HEADERS: &[&str] = &[
     "upgrade",
     "content-length",
     "http2-settings",
+    // A method or URL override would make a GET allowed during plan act as a DELETE, or
+    // send a request to a path its grant does not cover.
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
+    "x-original-method",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-forwarded-host",
+    "x-forwarded-prefix",
+    "x-forwarded-path",
 ];
 const MAX_HEADERS: usize = 64;
 /// Methods `plan` may send: they change nothing.
@@ -105,6 +116,7 @@ pub(crate) fn parse_target(url: &str) -> Result<(url::Url, Target), Denial> {
         host,
         port,
         path: decoded_path(&parsed)?,
+        has_query: parsed.query().is_some(),
     };
     Ok((parsed, target))
 }
@@ -302,6 +314,12 @@ impl Host for HostState {
                 &method,
                 &target,
             )?;
+            if operation == Operation::Plan && !request.body.is_empty() {
+                return Err(Denial::new(
+                    DenialKind::DuringPlan,
+                    "`plan` is a dry run: its requests carry no body",
+                ));
+            }
             Ok((
                 url,
                 target,
@@ -315,11 +333,13 @@ impl Host for HostState {
             Ok(allowed) => allowed,
             Err(denial) => return self.deny("http", target_text, denial, started),
         };
-        let address = match resolve_checked(&target.host, target.port).await {
+        let limit = self.remaining(MAX_REQUEST_TIME);
+        let address = match resolve_within(&target.host, target.port, limit).await {
             Ok(address) => address,
             Err(denial) => return self.deny("http", target_text, denial, started),
         };
-        let timeout = grants.manifest.limits.timeout.min(MAX_REQUEST_TIME);
+        let timeout = self.remaining(grants.manifest.limits.timeout.min(MAX_REQUEST_TIME));
+        self.acting("http", &target_text, &reason, started);
         let body_cap = MAX_RESPONSE_BYTES.min(self.limiter.room());
         let outcome = send_pinned(
             &method,
@@ -377,12 +397,15 @@ impl Host for HostState {
             Ok(allowed) => allowed,
             Err(denial) => return self.deny("http", target_text, denial, started),
         };
-        let address = match resolve_checked(&target.host, port).await {
+        let limit = self.remaining(MAX_REQUEST_TIME);
+        let address = match resolve_within(&target.host, port, limit).await {
             Ok(address) => address,
             Err(denial) => return self.deny("http", target_text, denial, started),
         };
+        let connect_timeout = self.remaining(CONNECT_TIMEOUT);
+        self.acting("http", &target_text, &reason, started);
         let outcome =
-            match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address))
+            match tokio::time::timeout(connect_timeout, tokio::net::TcpStream::connect(address))
                 .await
             {
                 Ok(Ok(_stream)) => {
@@ -391,7 +414,7 @@ impl Host for HostState {
                 Ok(Err(error)) => Err(format!("connect to {address}: {error}")),
                 Err(_) => Err(format!(
                     "connect to {address} timed out after {}",
-                    humantime::format_duration(CONNECT_TIMEOUT)
+                    humantime::format_duration(connect_timeout)
                 )),
             };
         let result = match &outcome {
@@ -400,6 +423,26 @@ impl Host for HostState {
         };
         self.record("http", target_text, Ok(reason), result, started)?;
         Ok(outcome.map_err(HostError::Failed))
+    }
+}
+
+/// Resolve and check `host`, giving up after `limit` (what is left of the call's time).
+async fn resolve_within(
+    host: &HostValue,
+    port: u16,
+    limit: Duration,
+) -> Result<SocketAddr, Denial> {
+    {
+        match tokio::time::timeout(limit, resolve_checked(host, port)).await {
+            Ok(resolved) => resolved,
+            Err(_) => Err(Denial::new(
+                DenialKind::Unresolvable,
+                format!(
+                    "resolving `{host}` took longer than {}",
+                    humantime::format_duration(limit)
+                ),
+            )),
+        }
     }
 }
 
@@ -418,6 +461,7 @@ fn parse_tcp_target(host: &str, port: u16) -> Result<Target, Denial> {
         host: target.host,
         port,
         path: "/".to_string(),
+        has_query: false,
     })
 }
 
@@ -609,6 +653,11 @@ mod tests {
                 Err(NotInManifest),
             ),
             ("POST", "https://api.example.com../v1/x", Err(Malformed)),
+            (
+                "GET",
+                "http://127.0.0.1:9/health?action=shutdown",
+                Err(NotInManifest),
+            ),
         ];
         for (method, url, expected) in cases {
             assert_eq!(check(apply, method, url), *expected, "{method} {url}");

@@ -53,6 +53,10 @@ pub const MAX_WRITE_BYTES: usize = 8 << 20;
 pub const MAX_RUN_WRITE_BYTES: u64 = 64 << 20;
 /// Bytes one run may add to medic's database (audit records and checkpoints).
 pub const MAX_RUN_RECORD_BYTES: u64 = 32 << 20;
+/// Directories one `create-dir` may create (the missing parents included).
+pub const MAX_DIRS_PER_CALL: usize = 16;
+/// Directories one run may create, all calls together.
+pub const MAX_RUN_DIRS: u64 = 1024;
 /// Memory a host call leaves the guest beyond the bytes it returns, for the guest's own
 /// copies and bookkeeping.
 const ROOM_MARGIN: usize = 256 << 10;
@@ -73,13 +77,18 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-/// The store's resource limiter: wasmtime's `StoreLimits`, plus a record of how much linear
-/// memory the guest holds.
+/// The store's resource limiter: wasmtime's `StoreLimits` (each memory, tables, counts),
+/// plus the guest's linear memory in total across all its memories, capped at the
+/// manifest's `memory` too, so extra memories buy no extra room.
 pub(crate) struct GuestLimiter {
     limits: StoreLimits,
     memory_cap: usize,
     memory_held: usize,
 }
+
+/// The trap message for a memory growth past the total, in the words `describe_trap` knows.
+const TOTAL_MEMORY_TRAP: &str =
+    "forcing trap when growing memory: the guest's memories together would pass its limit";
 
 impl GuestLimiter {
     pub(crate) fn new(limits: &Limits) -> Self {
@@ -114,9 +123,16 @@ impl ResourceLimiter for GuestLimiter {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
+        let total = self
+            .memory_held
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if total > self.memory_cap {
+            return Err(wasmtime::Error::msg(TOTAL_MEMORY_TRAP));
+        }
         let allowed = self.limits.memory_growing(current, desired, maximum)?;
         if allowed {
-            self.memory_held = self.memory_held.max(desired);
+            self.memory_held = total;
         }
         Ok(allowed)
     }
@@ -202,6 +218,7 @@ impl Budget {
 pub struct RunBudget {
     written: AtomicU64,
     recorded: AtomicU64,
+    directories: AtomicU64,
 }
 
 impl RunBudget {
@@ -229,6 +246,32 @@ impl RunBudget {
                 DenialKind::OverCap,
                 format!(
                     "this run has added {spent} bytes to medic's database; {bytes} more would pass its {MAX_RUN_RECORD_BYTES}-byte budget"
+                ),
+            )
+        })
+    }
+
+    /// Whether `bytes` more could still be added to medic's database (without charging them).
+    pub(crate) fn has_room(&self, bytes: u64) -> Result<(), Denial> {
+        let spent = self.recorded.load(Ordering::Relaxed);
+        if spent.saturating_add(bytes) > MAX_RUN_RECORD_BYTES {
+            return Err(Denial::new(
+                DenialKind::OverCap,
+                format!(
+                    "this run has added {spent} bytes to medic's database, too near its {MAX_RUN_RECORD_BYTES}-byte budget for another host call"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Reserve `count` directories to create, or say why not.
+    pub(crate) fn charge_directories(&self, count: u64) -> Result<(), Denial> {
+        charge(&self.directories, count, MAX_RUN_DIRS).map_err(|spent| {
+            Denial::new(
+                DenialKind::OverCap,
+                format!(
+                    "creating {count} more directories would take this run past its {MAX_RUN_DIRS} ({spent} created)"
                 ),
             )
         })

@@ -56,6 +56,9 @@ pub enum SandboxError {
     /// The component imports something medic does not provide (e.g. wasi:filesystem).
     #[error("component cannot be linked: {0}")]
     Link(String),
+    /// medic was asked to stop (this signal) while it compiled.
+    #[error("stopped by signal {0} while compiling")]
+    Interrupted(i32),
     /// The component is larger than medic compiles.
     #[error("component has {size} bytes, more than the {cap}-byte limit")]
     TooLarge {
@@ -168,6 +171,15 @@ pub struct CallContext {
     pub stop: StopSignal,
 }
 
+/// Most steps a `plan` report keeps.
+pub const MAX_STEPS: usize = 256;
+
+/// A guest's text, escaped for terminals and cut to [`state::MAX_AUDIT_FIELD_BYTES`]
+/// (start, length and hash kept) before medic stores or copies it.
+fn guest_text(text: String) -> String {
+    state::bounded(escape_text(&text))
+}
+
 /// A compiled, linked remediation, ready to instantiate many times.
 pub struct Prepared {
     pre: RemediationWorldPre<HostState>,
@@ -193,14 +205,19 @@ impl Sandbox {
 
     /// Compile (or load from cache) and link `wasm`, whose sha256 the caller has checked
     /// against `manifest`. Fails if the component imports anything medic does not provide.
-    pub fn prepare(&self, manifest: Arc<Manifest>, wasm: &[u8]) -> Result<Prepared, SandboxError> {
+    pub fn prepare(
+        &self,
+        manifest: Arc<Manifest>,
+        wasm: &[u8],
+        stop: &StopSignal,
+    ) -> Result<Prepared, SandboxError> {
         if wasm.len() as u64 > limits::MAX_COMPONENT_BYTES {
             return Err(SandboxError::TooLarge {
                 size: wasm.len(),
                 cap: limits::MAX_COMPONENT_BYTES,
             });
         }
-        let (component, cache) = self.engine.compile(wasm, &manifest.sha256)?;
+        let (component, cache) = self.engine.compile(wasm, &manifest.sha256, stop)?;
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
@@ -233,6 +250,7 @@ impl Sandbox {
             .stderr(stderr.clone())
             .build();
         let stop = context.stop.clone();
+        let context_stop = context.stop.clone();
         let state = HostState {
             wasi,
             table: ResourceTable::new(),
@@ -252,6 +270,8 @@ impl Sandbox {
             logs: Vec::new(),
             revealed: Vec::new(),
             audit_failure: None,
+            deadline: started + limits.timeout,
+            in_flight: None,
         };
         let mut store = Store::new(&self.engine.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -273,6 +293,7 @@ impl Sandbox {
         let run = async {
             let instance: RemediationWorld = prepared.pre.instantiate_async(&mut store).await?;
             let guest = instance.medic_remediation_remediation();
+            // Whatever the guest returns is cut to size before anything else holds a copy.
             let outcome = match operation {
                 Operation::Plan => guest
                     .call_plan(&mut store, &wit_incident)
@@ -281,10 +302,11 @@ impl Sandbox {
                         CallOutcome::Steps(
                             steps
                                 .into_iter()
+                                .take(MAX_STEPS)
                                 .map(|step| PlannedStep {
-                                    capability: escape_text(&step.capability),
-                                    target: escape_text(&step.target),
-                                    detail: escape_text(&step.detail),
+                                    capability: guest_text(step.capability),
+                                    target: guest_text(step.target),
+                                    detail: guest_text(step.detail),
                                 })
                                 .collect(),
                         )
@@ -292,38 +314,58 @@ impl Sandbox {
                 Operation::Apply => guest
                     .call_apply(&mut store, &wit_incident)
                     .await?
-                    .map(|text| CallOutcome::Summary(escape_text(&text))),
+                    .map(|text| CallOutcome::Summary(guest_text(text))),
                 Operation::Verify => {
                     guest
                         .call_verify(&mut store, &wit_incident)
                         .await?
                         .map(|verdict| CallOutcome::Verdict {
                             healthy: verdict.healthy,
-                            detail: escape_text(&verdict.detail),
+                            detail: guest_text(verdict.detail),
                         })
                 }
                 Operation::Rollback => guest
                     .call_rollback(&mut store, &wit_incident)
                     .await?
-                    .map(|text| CallOutcome::Summary(escape_text(&text))),
+                    .map(|text| CallOutcome::Summary(guest_text(text))),
             };
             Ok::<_, wasmtime::Error>(outcome.unwrap_or_else(guest_error))
         };
-        let outcome = match tokio::time::timeout(limits.timeout + limits::GRACE, run).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(error)) => match error.downcast_ref::<Interrupted>() {
-                Some(Interrupted(signal)) => CallOutcome::Interrupted(*signal),
-                None => {
-                    let output_full = stdout.contents().len() >= output_cap
-                        || stderr.contents().len() >= output_cap;
-                    CallOutcome::Stopped(limits::describe_trap(&error, &limits, output_full))
-                }
+        // The call ends at its result, at its time limit (even inside a host call: the
+        // future is dropped, which kills any program it started), or when medic must stop
+        // (even while the guest waits in a WASI poll, where no epoch check runs).
+        let stopped = context_stop.clone();
+        let outcome = tokio::select! {
+            result = tokio::time::timeout(limits.timeout + limits::GRACE, run) => match result {
+                Ok(Ok(outcome)) => outcome,
+                Ok(Err(error)) => match error.downcast_ref::<Interrupted>() {
+                    Some(Interrupted(signal)) => CallOutcome::Interrupted(*signal),
+                    None => {
+                        let output_full = stdout.contents().len() >= output_cap
+                            || stderr.contents().len() >= output_cap;
+                        CallOutcome::Stopped(limits::describe_trap(&error, &limits, output_full))
+                    }
+                },
+                Err(_) => CallOutcome::Stopped(format!(
+                    "time limit: the call did not finish within {} (a host call was still running)",
+                    humantime::format_duration(limits.timeout)
+                )),
             },
-            Err(_) => CallOutcome::Stopped(format!(
-                "time limit: the call did not finish within {} (a host call was still running)",
-                humantime::format_duration(limits.timeout)
-            )),
+            () = stopped.wait() => CallOutcome::Interrupted(stopped.raised().unwrap_or(0)),
         };
+        if let Some(in_flight) = store.data_mut().in_flight.take() {
+            let why = match &outcome {
+                CallOutcome::Interrupted(signal) => format!("stopped by signal {signal}"),
+                _ => "stopped at the call's time limit".to_string(),
+            };
+            let _ = store.data_mut().record(
+                in_flight.capability,
+                in_flight.target,
+                Ok(in_flight.reason),
+                format!("abandoned: {why} before it returned; anything it started was killed"),
+                in_flight.started,
+            );
+        }
         let state = store.into_data();
         let outcome = match state.audit_failure {
             Some(failure) => CallOutcome::Stopped(failure),
@@ -390,7 +432,7 @@ fn guest_error(error: HostError) -> CallOutcome {
     };
     CallOutcome::GuestError {
         kind,
-        message: escape_text(&message),
+        message: guest_text(message),
     }
 }
 

@@ -27,6 +27,8 @@ use crate::store::data_dir::Protected;
 pub(crate) const MAX_AUDIT_FIELD_BYTES: usize = 2048;
 /// Bytes of an over-long field kept at its start.
 const KEPT_PREFIX_BYTES: usize = 256;
+/// Time kept, before a call's deadline, to record the host call under way.
+const RECORD_MARGIN: std::time::Duration = std::time::Duration::from_millis(200);
 /// Room a run must have left in its database budget for a host call to go ahead: the
 /// largest record one call can add.
 const RECORD_RESERVE: u64 = 4 * MAX_AUDIT_FIELD_BYTES as u64 + 1024;
@@ -89,6 +91,19 @@ pub(crate) struct HostState {
     pub(crate) revealed: Vec<(String, String)>,
     /// Set when an audit write failed: the run stops, since unrecorded calls are not allowed.
     pub(crate) audit_failure: Option<String>,
+    /// When the call's time is up: every host call's own waits end before it.
+    pub(crate) deadline: Instant,
+    /// The host call under way, allowed and acting, until it is recorded: if the call is
+    /// abandoned (time limit, signal) it is recorded as abandoned.
+    pub(crate) in_flight: Option<InFlight>,
+}
+
+/// A host call that was allowed and is acting.
+pub(crate) struct InFlight {
+    pub(crate) capability: &'static str,
+    pub(crate) target: String,
+    pub(crate) reason: String,
+    pub(crate) started: Instant,
 }
 
 impl HostState {
@@ -101,7 +116,7 @@ impl HostState {
     /// and refuse it when the run's database budget could not hold its record.
     pub(crate) fn begin(&mut self) -> wasmtime::Result<Result<(), Denial>> {
         self.budget.charge_call()?;
-        Ok(self.run_budget.charge_record(RECORD_RESERVE))
+        Ok(self.run_budget.has_room(RECORD_RESERVE))
     }
 
     /// Record a refused call and hand the guest its denial.
@@ -115,6 +130,32 @@ impl HostState {
         let reason = denial.reason.clone();
         self.record(capability, target, Err(denial), String::new(), started)?;
         Ok(Err(HostError::Denied(reason)))
+    }
+
+    /// How long a host call may still wait: up to the call's deadline less a margin for
+    /// recording it, at least a moment, at most `cap`.
+    pub(crate) fn remaining(&self, cap: std::time::Duration) -> std::time::Duration {
+        self.deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(RECORD_MARGIN)
+            .max(std::time::Duration::from_millis(10))
+            .min(cap)
+    }
+
+    /// Mark an allowed call as acting, until [`HostState::record`] records it.
+    pub(crate) fn acting(
+        &mut self,
+        capability: &'static str,
+        target: &str,
+        reason: &str,
+        started: Instant,
+    ) {
+        self.in_flight = Some(InFlight {
+            capability,
+            target: target.to_string(),
+            reason: reason.to_string(),
+            started,
+        });
     }
 
     /// Record one host call durably before the guest sees its result. If the audit log
@@ -153,6 +194,7 @@ impl HostState {
                 return Err(wasmtime::Error::msg(message));
             }
         }
+        self.in_flight = None;
         self.calls.push(call);
         Ok(())
     }

@@ -107,6 +107,19 @@ impl Checkpoints {
         Ok(Ok(()))
     }
 
+    /// How many bytes (key and value) `key` holds now, if it is saved.
+    pub fn stored_size(&self, key: &str) -> Result<Option<u64>, DbError> {
+        self.db
+            .lock()
+            .query_row(
+                "SELECT LENGTH(key) + LENGTH(value) FROM run_checkpoints WHERE run_id = ?1 AND component = ?2 AND key = ?3",
+                params![self.run_id, self.component, key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|error| self.db.error(error))
+    }
+
     /// The value under `key`, if any.
     pub fn load(&self, key: &str) -> Result<Option<Vec<u8>>, DbError> {
         self.db

@@ -1,8 +1,9 @@
 //! The data directory: where medic keeps its database, compiled components, keys and run
-//! locks. medic refuses a data directory another user could change (as ssh's StrictModes
-//! refuses a home directory): it must belong to the user running medic and not be
-//! writable by group or others, and every directory above it must belong to root or that
-//! user and be writable by nobody else unless it is sticky (`/tmp`).
+//! locks. medic refuses a data directory another user could change or read (as ssh's
+//! StrictModes refuses a home directory): it must belong to the user running medic with no
+//! access for group or others (mode 0700), every directory above it must belong to root
+//! or that user and be writable by nobody else unless it is sticky (`/tmp`), and no
+//! symlink on the way to it may belong to another user.
 //!
 //! [`Protected`] is what the gates and the loaders check a granted root against, by the
 //! identity of the opened directory: no root may be, contain or lie inside the data
@@ -83,6 +84,7 @@ impl DataDir {
                     source,
                 })?;
         }
+        check_symlink_owners(path)?;
         let canonical = std::fs::canonicalize(path).map_err(|source| DataDirError::Create {
             path: path.to_path_buf(),
             source,
@@ -235,6 +237,12 @@ fn check_owner(fd: BorrowedFd<'_>, path: &Path, own: bool) -> Result<(), DataDir
                 stat.st_mode & 0o7777
             )));
         }
+        if stat.st_mode & 0o077 != 0 {
+            return Err(unsafe_dir(format!(
+                "group or others may read it (mode {:o}); it holds incidents, the audit log and keys (use mode 0700)",
+                stat.st_mode & 0o7777
+            )));
+        }
         return Ok(());
     }
     if stat.st_uid != 0 && stat.st_uid != me {
@@ -250,6 +258,30 @@ fn check_owner(fd: BorrowedFd<'_>, path: &Path, own: bool) -> Result<(), DataDir
             who_writes(stat.st_mode),
             stat.st_mode & 0o7777
         )));
+    }
+    Ok(())
+}
+
+/// Refuse a path to the data directory that goes through a symlink another user owns:
+/// they could point it elsewhere.
+fn check_symlink_owners(path: &Path) -> Result<(), DataDirError> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    let mut prefix = PathBuf::new();
+    for component in path.components() {
+        prefix.push(component);
+        let Ok(metadata) = std::fs::symlink_metadata(&prefix) else {
+            break;
+        };
+        if metadata.file_type().is_symlink() && metadata.uid() != 0 && metadata.uid() != me {
+            return Err(DataDirError::Unsafe {
+                path: prefix,
+                reason: format!(
+                    "this symlink on the way to the data directory belongs to uid {}, who could point it elsewhere",
+                    metadata.uid()
+                ),
+            });
+        }
     }
     Ok(())
 }
@@ -387,6 +419,14 @@ mod tests {
             Err(DataDirError::Unsafe { reason, .. }) => {
                 assert_eq!(reason, "it is writable by its group (mode 770)")
             }
+            other => panic!("{other:?}"),
+        }
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+        match DataDir::open(&data) {
+            Err(DataDirError::Unsafe { reason, .. }) => assert!(
+                reason.starts_with("group or others may read it (mode 755)"),
+                "{reason}"
+            ),
             other => panic!("{other:?}"),
         }
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();

@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS runs (
     remediation TEXT NOT NULL,
     location    TEXT NOT NULL,
     sha256      TEXT NOT NULL,
+    manifest_sha256 TEXT NOT NULL,
     incident    TEXT NOT NULL,
     dry_run     INTEGER NOT NULL,
     phase       TEXT NOT NULL,
@@ -104,6 +105,21 @@ impl Database {
                 path,
                 source: rusqlite::Error::InvalidPath("not a regular file".into()),
             });
+        }
+        // Created readable by medic's user only; SQLite gives its journal files the same mode.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .custom_flags(nix::libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(|source| DbError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
         }
         let sqlite = |source| DbError::Sqlite {
             path: path.clone(),

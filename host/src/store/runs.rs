@@ -59,6 +59,8 @@ pub struct RunRecord {
     pub location: String,
     /// The component that ran.
     pub sha256: String,
+    /// The manifest's text hash: recovery refuses a changed manifest.
+    pub manifest_sha256: String,
     /// The incident, as JSON.
     pub incident: String,
     /// Plan only.
@@ -116,13 +118,14 @@ impl RunJournal {
         let (lock_path, lock) = lock_file(dir, &record.run_id)?;
         db.lock()
             .execute(
-                "INSERT INTO runs (run_id, remediation, location, sha256, incident, dry_run, phase, pid, started_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO runs (run_id, remediation, location, sha256, manifest_sha256, incident, dry_run, phase, pid, started_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     record.run_id,
                     record.remediation,
                     record.location,
                     record.sha256,
+                    record.manifest_sha256,
                     record.incident,
                     record.dry_run,
                     record.phase.as_str(),
@@ -161,18 +164,22 @@ impl RunJournal {
     }
 }
 
+/// The columns `record_from_row` reads, in order.
+const RECORD_COLUMNS: &str = "run_id, remediation, location, sha256, manifest_sha256, incident, dry_run, phase, pid, started_at";
+
 fn record_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
-    let phase: String = row.get(6)?;
+    let phase: String = row.get(7)?;
     Ok(RunRecord {
         run_id: row.get(0)?,
         remediation: row.get(1)?,
         location: row.get(2)?,
         sha256: row.get(3)?,
-        incident: row.get(4)?,
-        dry_run: row.get(5)?,
+        manifest_sha256: row.get(4)?,
+        incident: row.get(5)?,
+        dry_run: row.get(6)?,
         phase: Phase::parse(&phase),
-        pid: row.get(7)?,
-        started_at: row.get(8)?,
+        pid: row.get(8)?,
+        started_at: row.get(9)?,
     })
 }
 
@@ -181,10 +188,9 @@ pub fn unfinished(db: &Database, dir: &DataDir) -> Result<Vec<RunRecord>, DbErro
     let records: Vec<RunRecord> = {
         let connection = db.lock();
         let mut statement = connection
-            .prepare(
-                "SELECT run_id, remediation, location, sha256, incident, dry_run, phase, pid, started_at
-                 FROM runs WHERE phase != 'finished' ORDER BY started_at",
-            )
+            .prepare(&format!(
+                "SELECT {RECORD_COLUMNS} FROM runs WHERE phase != 'finished' ORDER BY started_at"
+            ))
             .map_err(|error| db.error(error))?;
         let rows = statement
             .query_map([], record_from_row)
@@ -212,8 +218,7 @@ pub fn claim(
     let record = db
         .lock()
         .query_row(
-            "SELECT run_id, remediation, location, sha256, incident, dry_run, phase, pid, started_at
-             FROM runs WHERE run_id = ?1 AND phase != 'finished'",
+            &format!("SELECT {RECORD_COLUMNS} FROM runs WHERE run_id = ?1 AND phase != 'finished'"),
             params![run_id],
             record_from_row,
         )
@@ -252,6 +257,7 @@ mod tests {
             remediation: "fix".to_string(),
             location: "fix".to_string(),
             sha256: "00".repeat(32),
+            manifest_sha256: "11".repeat(32),
             incident: "{}".to_string(),
             dry_run: false,
             phase: Phase::Applying,

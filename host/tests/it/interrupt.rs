@@ -30,6 +30,10 @@ struct Started {
 }
 
 fn start(medic: &Medic, id: &str, mode: &str) -> Started {
+    start_with(medic, id, mode, &[])
+}
+
+fn start_with(medic: &Medic, id: &str, mode: &str, extra: &[(&str, &str)]) -> Started {
     let work = medic.root().join("work");
     std::fs::create_dir_all(&work).unwrap();
     let dir = medic.install(
@@ -40,15 +44,15 @@ fn start(medic: &Medic, id: &str, mode: &str) -> Started {
             .limit("timeout", "300s"),
     );
     let marker = work.join(format!("{id}.marker"));
-    let incident = medic.incident(
-        id,
-        &[
-            ("marker", &marker.display().to_string()),
-            ("mode", mode),
-            ("program", "/usr/bin/sleep"),
-            ("args", "600"),
-        ],
-    );
+    let marker_text = marker.display().to_string();
+    let mut params = vec![
+        ("marker", marker_text.as_str()),
+        ("mode", mode),
+        ("program", "/usr/bin/sleep"),
+        ("args", "600"),
+    ];
+    params.extend_from_slice(extra);
+    let incident = medic.incident(id, &params);
     let child = medic
         .command(&[
             "run",
@@ -62,9 +66,19 @@ fn start(medic: &Medic, id: &str, mode: &str) -> Started {
         .spawn()
         .expect("start medic");
     let started = Started { child, marker };
-    let marker = started.marker.clone();
-    wait_until("apply to write its marker", || marker.exists());
+    if extra.iter().all(|(key, _)| *key != "plan") {
+        let marker = started.marker.clone();
+        wait_until("apply to write its marker", || marker.exists());
+    }
     started
+}
+
+fn sleeping_programs() -> Vec<u8> {
+    std::process::Command::new("pgrep")
+        .args(["-f", "^/usr/bin/sleep 600$"])
+        .output()
+        .expect("pgrep")
+        .stdout
 }
 
 fn signal(child: &Child, signal: Signal) {
@@ -76,6 +90,8 @@ fn a_signal_mid_apply_rolls_back_and_exits_128_plus_the_signal() {
     for (mode, sent, code) in [
         ("spin", Signal::SIGINT, 130),
         ("wait", Signal::SIGTERM, 143),
+        ("sleep", Signal::SIGINT, 130),
+        ("sleep", Signal::SIGHUP, 129),
     ] {
         let medic = medic();
         let started = start(&medic, &format!("signal-{mode}"), mode);
@@ -125,6 +141,62 @@ fn a_signal_mid_apply_rolls_back_and_exits_128_plus_the_signal() {
             "nothing to recover: every run finished"
         );
     }
+}
+
+#[test]
+fn a_signal_during_plan_exits_with_that_signal_and_changes_nothing() {
+    let medic = medic();
+    let started = start_with(&medic, "signal-plan", "spin", &[("plan", "spin")]);
+    // plan lists the work directory before it computes forever.
+    wait_until("plan to start", || {
+        let shown = medic.run(&["audit", "show", "--all", "--json"]);
+        shown.code == 0 && shown.stdout.contains("\"operation\": \"plan\"")
+    });
+    signal(&started.child, Signal::SIGTERM);
+    let output = started.child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(143));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["status"], "interrupted");
+    assert_eq!(report["signal"], 15);
+    assert_eq!(
+        report["calls"].as_array().unwrap().len(),
+        1,
+        "only plan ran"
+    );
+    assert!(!started.marker.exists());
+}
+
+#[test]
+fn after_kill_9_nothing_the_run_started_outlives_it_and_a_changed_manifest_is_not_recovered() {
+    let medic = medic();
+    let mut started = start(&medic, "killed-wait", "wait");
+    signal(&started.child, Signal::SIGKILL);
+    started.child.wait().unwrap();
+    wait_until("the killed run's program to die with it", || {
+        sleeping_programs().is_empty()
+    });
+    let manifest = medic
+        .root()
+        .join("remediations/interrupt-me/remediation.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(
+        &manifest,
+        text.replace("test guest interrupt-me", "changed since"),
+    )
+    .unwrap();
+    let recover = medic.run(&["recover"]);
+    assert_eq!(recover.code, 2, "{}{}", recover.stdout, recover.stderr);
+    assert!(
+        recover
+            .stderr
+            .contains("changed since it ran; not rolling back under different grants"),
+        "{}",
+        recover.stderr
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let recover = medic.run(&["recover", "--json"]);
+    assert_eq!(recover.code, 0, "{}{}", recover.stdout, recover.stderr);
+    assert!(!started.marker.exists());
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod config;
 mod diagnosis;
 mod dry_run;
 mod env;
+mod escapes;
 mod exec;
 mod files;
 mod fs;

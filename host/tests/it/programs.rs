@@ -104,8 +104,8 @@ fn the_program_that_runs_is_the_file_checked_at_load() {
     let dir = medic.install(
         &Remediation::new("sequence")
             .risk("medium")
-            .exec(&swap.display().to_string(), &[])
-            .exec(&tool.display().to_string(), &["^[a-z]+$"]),
+            .exec_script(&swap.display().to_string(), &[])
+            .exec_script(&tool.display().to_string(), &["^[a-z]+$"]),
     );
     let steps = format!("exec {}\nexec {} checked", swap.display(), tool.display());
     let report =
@@ -136,7 +136,7 @@ fn a_programs_detached_children_do_not_outlive_its_call() {
     let dir = medic.install(
         &Remediation::new("exec-escape")
             .risk("medium")
-            .exec(&detach.display().to_string(), &["^/tmp/[A-Za-z0-9._/-]+$"]),
+            .exec_script(&detach.display().to_string(), &["^/tmp/[A-Za-z0-9._/-]+$"]),
     );
     let incident = medic.incident(
         "detach",

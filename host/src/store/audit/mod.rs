@@ -49,6 +49,11 @@ pub enum DenialKind {
     ProtectedState,
     /// The target lies on `/proc`, `/sys`, `/dev` or another kernel pseudo filesystem.
     PseudoFilesystem,
+    /// The path crosses a mount point beneath its granted root (a bind mount included).
+    CrossesMount,
+    /// A change in a directory that belongs to another user than root, medic's user or the
+    /// owner of the granted root: that user could tamper with what medic puts there.
+    ForeignDirectory,
 }
 
 impl DenialKind {
@@ -67,6 +72,8 @@ impl DenialKind {
             DenialKind::OverCap => "over_cap",
             DenialKind::ProtectedState => "protected_state",
             DenialKind::PseudoFilesystem => "pseudo_filesystem",
+            DenialKind::CrossesMount => "crosses_mount",
+            DenialKind::ForeignDirectory => "foreign_directory",
         }
     }
 }

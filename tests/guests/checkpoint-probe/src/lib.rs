@@ -1,5 +1,5 @@
 //! Hostile guest: `apply` saves checkpoints as `op` says (`save` one `key`=`value`,
-//! `none`, `flood-keys`, `flood-bytes`, `long-key`, `huge-value`), then fails so that
+//! `none`, `flood-keys`, `flood-bytes`, `grow`, `long-key`, `huge-value`), then fails so that
 //! `rollback` runs; `rollback` reports what it finds under `key` (and `long-key` tries a
 //! load with an over-long key). It tests that checkpoints belong to one run of one
 //! component and that their caps hold.
@@ -36,6 +36,15 @@ impl Remediation for CheckpointProbe {
                 Ok(()) => "saved a long key".to_string(),
                 Err(error) => format!("refused: {error}"),
             },
+            "grow" => {
+                // Save one key again and again, growing: like a list of moved files.
+                for round in 1..=1000usize {
+                    if let Err(error) = checkpoint::save(key, &vec![b'g'; round * 100]) {
+                        return Err(Error::failed(format!("refused at round {round}: {error}")));
+                    }
+                }
+                "grew to 100000 bytes".to_string()
+            }
             "huge-value" => match checkpoint::save("huge", &vec![1u8; (1 << 20) + 1]) {
                 Ok(()) => "saved a huge value".to_string(),
                 Err(error) => format!("refused: {error}"),

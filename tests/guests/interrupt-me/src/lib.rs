@@ -1,6 +1,7 @@
 //! Hostile guest: `apply` writes the file `marker`, saves its path in a checkpoint, then
-//! computes forever (`spin`) or waits on a program (`wait`: the granted `program` with
-//! `args`), so the test can signal medic, or kill it, mid-apply. `rollback` removes the
+//! computes forever (`spin`), sleeps in a WASI poll (`sleep`), or waits on a program
+//! (`wait`: the granted `program` with `args`), so the test can signal medic, or kill it,
+//! mid-apply. With `plan = "spin"`, `plan` computes forever instead. `rollback` removes the
 //! file it finds in the checkpoint, so the test can see the rollback ran.
 
 use medic_guest_sdk::{Error, Incident, Remediation, Step, Verdict, checkpoint, exec, fs};
@@ -8,7 +9,16 @@ use medic_guest_sdk::{Error, Incident, Remediation, Step, Verdict, checkpoint, e
 struct InterruptMe;
 
 impl Remediation for InterruptMe {
-    fn plan(_incident: &Incident) -> Result<Vec<Step>, Error> {
+    fn plan(incident: &Incident) -> Result<Vec<Step>, Error> {
+        if incident.param("plan") == Some("spin") {
+            let marker = incident.require_param("marker")?;
+            // The test waits for this sign that plan is running.
+            let _ = fs::list(marker.rsplit_once('/').map_or("/", |(dir, _)| dir));
+            let mut counter: u64 = 0;
+            loop {
+                counter = std::hint::black_box(counter.wrapping_add(1));
+            }
+        }
         Ok(vec![Step::note("change something, then take forever")])
     }
 
@@ -17,6 +27,10 @@ impl Remediation for InterruptMe {
         checkpoint::save_str("marker", marker)?;
         fs::write(marker, b"applied")?;
         match incident.param("mode").unwrap_or("spin") {
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(600));
+                Ok("woke up".to_string())
+            }
             "wait" => {
                 let args: Vec<&str> = incident
                     .param("args")

@@ -2,7 +2,9 @@
 //! its summary, going on after a refusal, so a test can interleave a local attacker's
 //! move (a granted program that swaps a file or plants a symlink) with the guest's own
 //! attempts. Steps: `exec PROGRAM [ARG...]`, `read PATH`, `write PATH TEXT`,
-//! `write-bytes PATH COUNT`, `list PATH`. It ends with an error when any step was refused.
+//! `write-bytes PATH COUNT`, `list PATH`, `mkdir PATH`, `metadata PATH`, `return-bytes
+//! COUNT` (the summary becomes that many bytes). It ends with an error when any step was
+//! refused.
 
 use medic_guest_sdk::{Error, Incident, Remediation, Step, Verdict, exec, fs};
 
@@ -35,6 +37,14 @@ fn step(line: &str) -> Result<String, Error> {
             fs::write(first, &vec![b'x'; count]).map(|()| format!("wrote {count}"))
         }
         "list" => Ok(format!("{} entries", fs::list(first)?.len())),
+        "mkdir" => fs::create_dir(first).map(|()| "created".to_string()),
+        "metadata" => fs::metadata(first).map(|entry| format!("{} bytes", entry.size)),
+        "return-bytes" => {
+            let count: usize = first
+                .parse()
+                .map_err(|_| Error::failed("return-bytes COUNT"))?;
+            Ok("x".repeat(count))
+        }
         other => Err(Error::failed(format!("unknown step {other}"))),
     }
 }
