@@ -151,42 +151,112 @@ fn normalise(text: &str) -> String {
         .join(" ")
 }
 
+/// The LogChunks repositories held out of tuning: those whose name (`owner@repo`) hashes
+/// (FNV-1a, 64 bits) to 0 modulo 3. Chosen before the condition layers of issue 9 were
+/// tuned; nothing is tuned on their logs, so the rate on them says how diagnosis does on
+/// repositories it has not seen.
+fn held_out_repository(name: &str) -> bool {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash % 3 == 0
+}
+
+/// The fold [`held_out_repository`] picks, written out so that it cannot drift.
+const HELD_OUT_REPOSITORIES: [&str; 17] = [
+    "Alamofire@Alamofire",
+    "angular@angular",
+    "bcit-ci@CodeIgniter",
+    "cmusatyalab@openface",
+    "cplusplus@draft",
+    "electron@electron",
+    "emacs-tw@awesome-emacs",
+    "ethereum@go-ethereum",
+    "h4cc@awesome-elixir",
+    "jwilm@alacritty",
+    "martanne@vis",
+    "phoenixframework@phoenix",
+    "php@php-src",
+    "rabbitmq@rabbitmq-server",
+    "scikit-learn@scikit-learn",
+    "twitter@AnomalyDetection",
+    "vim@vim",
+];
+
+/// Whether one of the first three evidence lines of `log`'s diagnosis falls inside `chunk`.
+fn evidence_inside_chunk(library: &PatternLibrary, log: &[u8], chunk: &str) -> bool {
+    let chunk_lines: Vec<String> = chunk
+        .lines()
+        .map(normalise)
+        .filter(|line| line.len() > 3)
+        .collect();
+    let diagnosis = diagnose_text(library, log);
+    diagnosis.evidence.iter().take(3).any(|evidence| {
+        let text = normalise(evidence.text.trim_end_matches('…'));
+        !text.is_empty()
+            && chunk_lines
+                .iter()
+                .any(|chunk| chunk.contains(&text) || text.contains(chunk.as_str()))
+    })
+}
+
 #[test]
 fn diagnosis_evidence_points_into_the_chunk_people_marked() {
     let library = PatternLibrary::builtin().unwrap();
     let dir = fixtures().join("logchunks");
     let index = std::fs::read_to_string(dir.join("chunks.jsonl")).unwrap();
-    let (mut inside, mut total) = (0, 0);
+    // (inside, total) on every repository and on the held-out fold.
+    let (mut all, mut fold) = ((0, 0), (0, 0));
+    let mut fold_repositories = std::collections::BTreeSet::new();
     for line in index.lines() {
         let case: serde_json::Value = serde_json::from_str(line).unwrap();
-        let log = std::fs::read(dir.join(case["log"].as_str().unwrap())).unwrap();
-        let chunk_lines: Vec<String> = case["chunk"]
-            .as_str()
-            .unwrap()
-            .lines()
-            .map(normalise)
-            .filter(|line| line.len() > 3)
-            .collect();
-        let diagnosis = diagnose_text(&library, &log);
-        total += 1;
-        let hit = diagnosis.evidence.iter().take(3).any(|evidence| {
-            let text = normalise(evidence.text.trim_end_matches('…'));
-            !text.is_empty()
-                && chunk_lines
-                    .iter()
-                    .any(|chunk| chunk.contains(&text) || text.contains(chunk.as_str()))
-        });
-        inside += usize::from(hit);
+        let log_path = case["log"].as_str().unwrap();
+        // `logs/<language>/<owner@repo>/failed/<job>.log`
+        let repository = log_path.split('/').nth(2).unwrap();
+        let log = std::fs::read(dir.join(log_path)).unwrap();
+        let inside = usize::from(evidence_inside_chunk(
+            &library,
+            &log,
+            case["chunk"].as_str().unwrap(),
+        ));
+        all = (all.0 + inside, all.1 + 1);
+        if held_out_repository(repository) {
+            fold_repositories.insert(repository.to_string());
+            fold = (fold.0 + inside, fold.1 + 1);
+        }
     }
-    let rate = inside as f64 / total as f64;
+    let rate = |(inside, total): (usize, usize)| inside as f64 / total as f64;
     println!(
-        "LogChunks: one of the first three evidence lines inside the marked chunk for {inside}/{total} logs = {rate:.3}"
+        "LogChunks: one of the first three evidence lines inside the marked chunk for {}/{} logs = {:.3}; on the {} held-out repositories {}/{} = {:.3}",
+        all.0,
+        all.1,
+        rate(all),
+        fold_repositories.len(),
+        fold.0,
+        fold.1,
+        rate(fold)
     );
-    assert_eq!(total, 142);
-    // Issue #4 asks for 0.85.
+    assert_eq!(all.1, 142);
+    assert_eq!(fold.1, 51);
+    assert_eq!(
+        fold_repositories
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        HELD_OUT_REPOSITORIES
+    );
+    // Issue 9 asks for 0.85 on the repositories held out of tuning, not only on the whole.
     assert!(
-        rate >= 0.85,
-        "evidence rate {rate:.3} fell below the current floor"
+        rate(all) >= 0.85,
+        "evidence rate {:.3} fell below 0.85",
+        rate(all)
+    );
+    assert!(
+        rate(fold) >= 0.85,
+        "evidence rate on the held-out repositories {:.3} is below 0.85",
+        rate(fold)
     );
 }
 
