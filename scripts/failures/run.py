@@ -19,7 +19,7 @@ HELDOUT_TOOLS = [
     "logrotate", "apache2ctl", "mariadb", "mariadbd", "redis-cli", "pg_dump", "pgbench",
     "gem", "bundle", "go", "clang", "cmake", "rspec", "ruby", "prove", "perl", "mocha",
     "gnutls-cli", "wget", "rsync", "socat", "tar", "sort", "podman", "virsh",
-    "java", "skopeo", "shellcheck", "gzip", "crun",
+    "java", "skopeo", "shellcheck", "gzip",
 ]
 
 FAMILIES = ["daemons", "databases", "apt", "pip", "npm", "ruby", "golang",

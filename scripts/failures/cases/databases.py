@@ -1,7 +1,7 @@
 """Databases and their clients: PostgreSQL 15, MariaDB, Redis, on loopback."""
 import os, subprocess
 import lib
-from lib import case, deb, PY
+from lib import case, deb
 
 PGBIN = "/usr/lib/postgresql/15/bin"
 PGPORT = 15440
@@ -36,7 +36,6 @@ def pg_stop(ctx):
 
 
 def pgsql(ctx, sql, db="appdb"):
-    ctx.sh(f"runuser -u postgres -- psql -p {PGPORT} -d {db} -q -v ON_ERROR_STOP=1", check=True) if False else None
     subprocess.run(["runuser", "-u", "postgres", "--", "psql", "-p", str(PGPORT), "-d", db, "-q",
                     "-v", "ON_ERROR_STOP=1", "-c", sql], check=True, capture_output=True)
 
