@@ -21,45 +21,139 @@ fn diagnose_text(library: &PatternLibrary, text: &[u8]) -> medic::diagnosis::Dia
         .0
 }
 
-#[test]
-fn diagnosis_names_the_labelled_root_cause_of_real_failures() {
-    let library = PatternLibrary::builtin().unwrap();
-    let text = std::fs::read_to_string(fixtures().join("failures/dev.jsonl")).unwrap();
-    let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let (mut right, mut total, mut seed_right) = (0, 0, 0);
+/// The labelled failure corpus: (file, cases it holds, held out of tuning). `dev` and
+/// `tune` are what diagnosis is tuned on; `heldout` comes from other tools and is only
+/// measured here: its misses are counted, never printed.
+const FAILURE_SETS: [(&str, usize, bool); 3] = [
+    ("dev.jsonl", 77, false),
+    ("tune.jsonl", 151, false),
+    ("heldout.jsonl", 81, true),
+];
+
+/// Top-1 results over one set of cases.
+#[derive(Default)]
+struct Accuracy {
+    right: usize,
+    total: usize,
+    seed_right: usize,
+    /// (expected, got) -> count.
+    confusion: BTreeMap<(String, String), usize>,
+}
+
+impl Accuracy {
+    fn rate(&self) -> f64 {
+        self.right as f64 / self.total as f64
+    }
+
+    fn add(&mut self, other: &Accuracy) {
+        self.right += other.right;
+        self.total += other.total;
+        self.seed_right += other.seed_right;
+        for (key, count) in &other.confusion {
+            *self.confusion.entry(key.clone()).or_default() += count;
+        }
+    }
+
+    fn print_confusion(&self, name: &str) {
+        println!("{name}: confusion (expected -> got: count), misses only:");
+        for ((expected, got), count) in &self.confusion {
+            if expected != got {
+                println!("  {expected:>20} -> {got:<20} {count}");
+            }
+        }
+    }
+}
+
+/// Diagnose every case of `file`, as `medic heal -- CMD` would: the log and the
+/// command's exit status. Misses are printed unless the file is held out.
+fn measure(library: &PatternLibrary, file: &str, held_out: bool) -> Accuracy {
+    let path = fixtures().join("failures").join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let mut accuracy = Accuracy::default();
     for line in text.lines() {
         let case: serde_json::Value = serde_json::from_str(line).unwrap();
         let expected = case["category"].as_str().unwrap().to_string();
         let log = case["log"].as_str().unwrap();
-        let diagnosis = diagnose_text(&library, log.as_bytes());
+        let signals: Vec<_> = case["exit_code"]
+            .as_i64()
+            .and_then(diagnosis::exit_status_signal)
+            .into_iter()
+            .collect();
+        let diagnosis = diagnosis::diagnose_input(
+            library,
+            log.as_bytes(),
+            &signals,
+            diagnosis::DEFAULT_LLM_THRESHOLD,
+        )
+        .expect("reading from memory cannot fail")
+        .0;
         let got = diagnosis.root_cause.as_str().to_string();
-        total += 1;
-        seed_right += usize::from(seed_keyword_classifier(log) == expected);
+        accuracy.total += 1;
+        accuracy.seed_right += usize::from(seed_keyword_classifier(log) == expected);
         if got == expected {
-            right += 1;
-        } else {
+            accuracy.right += 1;
+        } else if !held_out {
             println!(
                 "miss {}: expected {expected}, got {got} ({})",
                 case["id"], diagnosis.summary
             );
         }
-        *confusion.entry((expected, got)).or_default() += 1;
+        *accuracy.confusion.entry((expected, got)).or_default() += 1;
     }
-    println!("confusion (expected -> got: count):");
-    for ((expected, got), count) in &confusion {
-        println!("  {expected:>20} -> {got:<20} {count}");
+    accuracy
+}
+
+#[test]
+fn diagnosis_names_the_labelled_root_cause_of_real_failures() {
+    let library = PatternLibrary::builtin().unwrap();
+    let mut all = Accuracy::default();
+    let mut held_out = Accuracy::default();
+    for (file, cases, is_held_out) in FAILURE_SETS {
+        let accuracy = measure(&library, file, is_held_out);
+        println!(
+            "{file}: top-1 {}/{} = {:.3}",
+            accuracy.right,
+            accuracy.total,
+            accuracy.rate()
+        );
+        assert_eq!(accuracy.total, cases, "every case of {file} was read");
+        all.add(&accuracy);
+        if is_held_out {
+            held_out.add(&accuracy);
+        }
     }
-    let accuracy = right as f64 / total as f64;
-    println!("top-1 accuracy: {right}/{total} = {accuracy:.3}");
+    all.print_confusion("all sets");
+    held_out.print_confusion("held-out tools");
     println!(
-        "the seed's keyword classifier (seed 001), mapped onto the taxonomy: {seed_right}/{total} = {:.3}",
-        seed_right as f64 / total as f64
+        "top-1 on all fixtures: {}/{} = {:.3}; on the held-out tools: {}/{} = {:.3}",
+        all.right,
+        all.total,
+        all.rate(),
+        held_out.right,
+        held_out.total,
+        held_out.rate()
     );
-    assert_eq!(total, 77, "the whole dev set was read");
-    assert!(right > seed_right, "medic must beat the keyword baseline");
+    println!(
+        "the seed's keyword classifier (seed 001), mapped onto the taxonomy: {}/{} = {:.3}",
+        all.seed_right,
+        all.total,
+        all.seed_right as f64 / all.total as f64
+    );
     assert!(
-        accuracy >= 0.90,
-        "top-1 accuracy {accuracy:.3} is below 0.90"
+        all.right > all.seed_right,
+        "medic must beat the keyword baseline"
+    );
+    assert!(
+        all.rate() >= 0.90,
+        "top-1 accuracy {:.3} on all fixtures is below 0.90",
+        all.rate()
+    );
+    // Issue 9: at least 0.90 on the tools held out of tuning, not only on the whole.
+    assert!(
+        held_out.rate() >= 0.90,
+        "top-1 accuracy {:.3} on the held-out tools is below 0.90",
+        held_out.rate()
     );
 }
 
