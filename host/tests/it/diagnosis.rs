@@ -255,7 +255,7 @@ fn held_out_repository(name: &str) -> bool {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    hash % 3 == 0
+    hash.is_multiple_of(3)
 }
 
 /// The fold [`held_out_repository`] picks, written out so that it cannot drift.
