@@ -391,7 +391,7 @@ mod tests {
             (
                 153,
                 Some((
-                    RootCause::Storage,
+                    RootCause::ResourceExhaustion,
                     "the command exited with 153: killed by SIGXFSZ (File size limit exceeded)",
                 )),
             ),

@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use regex::bytes::{Regex, RegexBuilder};
+use regex_automata::meta::Regex;
+use regex_automata::util::syntax;
 use regex_syntax::hir::Hir;
 use serde::Deserialize;
 use thiserror::Error;
@@ -381,11 +382,20 @@ pub(crate) fn check_spec(raw: PatternSpec, file: &str) -> Result<Pattern, Patter
             format!("is longer than {MAX_REGEX_LEN} bytes"),
         ));
     }
-    let hir = parse_hir(&raw.regex).map_err(|message| PatternError::Regex {
-        file: file.to_string(),
-        id: raw.id.clone(),
-        message,
-    })?;
+    // The built-in regexes' literals are precomputed (`literals.jsonl`): parsing every
+    // regex is most of what loading would cost. A regex not found there is parsed, which
+    // also checks its syntax.
+    let literals = match precomputed_literals(&raw.regex) {
+        Some(literals) => literals,
+        None => {
+            let hir = parse_hir(&raw.regex).map_err(|message| PatternError::Regex {
+                file: file.to_string(),
+                id: raw.id.clone(),
+                message,
+            })?;
+            literals::required_literals(&hir)
+        }
+    };
     Ok(Pattern {
         id: raw.id,
         regex: raw.regex,
@@ -398,7 +408,7 @@ pub(crate) fn check_spec(raw: PatternSpec, file: &str) -> Result<Pattern, Patter
         file: file.to_string(),
         layer: raw.layer,
         summary: raw.summary,
-        literals: literals::required_literals(&hir),
+        literals,
         exact: OnceLock::new(),
     })
 }
@@ -436,6 +446,42 @@ impl PatternLibrary {
     }
 }
 
+/// The built-in patterns' regexes with the literals `literals.rs` finds for them, one JSON
+/// object a line (`regex`, `literals` as hex); rewritten by the test
+/// `precomputed_literals_are_current` with `UPDATE_EXPECT=1`. An entry applies to a
+/// regex only if its text is the same, so a stale file costs time, never correctness.
+const PRECOMPUTED: &str = include_str!("../../patterns/literals.jsonl");
+
+#[derive(Deserialize)]
+struct PrecomputedEntry {
+    regex: String,
+    literals: Option<Vec<String>>,
+}
+
+/// The literals precomputed for `regex`, if it is a built-in one: `Some(None)` when it
+/// has none.
+fn precomputed_literals(regex: &str) -> Option<Option<BTreeSet<Vec<u8>>>> {
+    static TABLE: OnceLock<BTreeMap<String, Option<BTreeSet<Vec<u8>>>>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        PRECOMPUTED
+            .lines()
+            .filter_map(|line| serde_json::from_str::<PrecomputedEntry>(line).ok())
+            .filter_map(|entry| {
+                let literals = match entry.literals {
+                    None => None,
+                    Some(list) => Some(
+                        list.iter()
+                            .map(|literal| hex::decode(literal).ok())
+                            .collect::<Option<BTreeSet<Vec<u8>>>>()?,
+                    ),
+                };
+                Some((entry.regex, literals))
+            })
+            .collect()
+    });
+    table.get(regex).cloned()
+}
+
 /// Parse `regex` as patterns are compiled (ASCII classes, bytes), checking that it cannot
 /// match an empty string: such a pattern would match every line.
 fn parse_hir(regex: &str) -> Result<Hir, String> {
@@ -451,11 +497,19 @@ fn parse_hir(regex: &str) -> Result<Hir, String> {
     Ok(hir)
 }
 
+/// Compile one pattern's regex for confirming candidate lines: short inputs, one
+/// question (does it match?), so no prefilter, one-pass DFA or backtracker is built; the
+/// lazy DFA and the PikeVM answer it, and compiling stays cheap.
 fn compile_one(regex: &str) -> Result<Regex, String> {
-    RegexBuilder::new(regex)
-        .unicode(false)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
+    Regex::builder()
+        .syntax(syntax::Config::new().unicode(false).utf8(false))
+        .configure(
+            Regex::config()
+                .auto_prefilter(false)
+                .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
+                .utf8_empty(false),
+        )
+        .build(regex)
         .map_err(|error| error.to_string())
 }
 
@@ -496,7 +550,7 @@ impl PatternLibrary {
         let finder = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .kind(Some(AhoCorasickKind::NoncontiguousNFA))
             .build(&by_id)
             .map_err(|error| PatternError::Set(error.to_string()))?;
         Ok(PatternLibrary {
@@ -557,18 +611,17 @@ pub fn load_library(user_dir: Option<&Path>) -> Result<PatternLibrary, PatternEr
 mod tests {
     use super::*;
 
-    /// Every line of the failure corpus and of the LogChunks logs.
+    /// Every line of the failure sets tuned on and of the LogChunks logs.
     fn corpus_lines() -> Vec<Vec<u8>> {
         let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
         let mut lines = Vec::new();
-        for entry in std::fs::read_dir(format!("{fixtures}/failures")).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|ext| ext == "jsonl") {
-                for case in std::fs::read_to_string(&path).unwrap().lines() {
-                    let case: serde_json::Value = serde_json::from_str(case).unwrap();
-                    let log = case["log"].as_str().unwrap();
-                    lines.extend(log.lines().map(|line| line.as_bytes().to_vec()));
-                }
+        // Not heldout.jsonl: a failure here prints the line, and its logs stay unseen.
+        for file in ["dev.jsonl", "tune.jsonl"] {
+            let path = format!("{fixtures}/failures/{file}");
+            for case in std::fs::read_to_string(&path).unwrap().lines() {
+                let case: serde_json::Value = serde_json::from_str(case).unwrap();
+                let log = case["log"].as_str().unwrap();
+                lines.extend(log.lines().map(|line| line.as_bytes().to_vec()));
             }
         }
         let index = std::fs::read_to_string(format!("{fixtures}/logchunks/chunks.jsonl")).unwrap();
@@ -622,6 +675,45 @@ mod tests {
             );
         }
         assert!(library.unfiltered.is_empty());
+    }
+
+    /// The `literals.jsonl` that the built-in patterns call for.
+    fn computed_precomputed() -> String {
+        let library = PatternLibrary::builtin().unwrap();
+        let mut out = String::new();
+        for pattern in &library.patterns {
+            let literals = literals::required_literals(&parse_hir(&pattern.regex).unwrap())
+                .map(|set| set.iter().map(hex::encode).collect::<Vec<_>>());
+            out.push_str(
+                &serde_json::json!({"id": pattern.id, "regex": pattern.regex, "literals": literals})
+                    .to_string(),
+            );
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "golden files are rewritten when UPDATE_EXPECT is set"
+    )]
+    fn precomputed_literals_are_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/patterns/literals.jsonl");
+        let expected = computed_precomputed();
+        if std::env::var_os("UPDATE_EXPECT").is_some() {
+            std::fs::write(path, &expected).unwrap();
+        }
+        assert!(
+            PRECOMPUTED == expected,
+            "{path} is stale: rerun with UPDATE_EXPECT=1 and review the diff"
+        );
+        // And the library used them: each pattern's literals are the computed ones.
+        let library = PatternLibrary::builtin().unwrap();
+        for pattern in &library.patterns {
+            let computed = literals::required_literals(&parse_hir(&pattern.regex).unwrap());
+            assert_eq!(pattern.literals, computed, "{}", pattern.id);
+        }
     }
 
     #[test]

@@ -26,13 +26,24 @@ const MAX_REQUIRED: usize = 512;
 /// A class of at most this many distinct bytes or characters (after case folding) is
 /// expanded.
 const MAX_CLASS: usize = 4;
+/// Bytes kept of each literal.
+const MAX_LITERAL: usize = 10;
 /// A bounded repeat of at most this many copies is expanded.
 const MAX_REPEAT: u32 = 3;
 
 /// Literals every match of `hir` contains, ASCII-lowercased, none empty; `None` when no
 /// such set could be found (the regex may match without any fixed text).
 pub(crate) fn required_literals(hir: &Hir) -> Option<BTreeSet<Vec<u8>>> {
-    let set = required(hir).filter(useful)?;
+    // A prefix of a required literal is required too; a short one keeps the automaton
+    // small (it is built at every start) and is selective enough.
+    let set: Set = required(hir)
+        .filter(useful)?
+        .into_iter()
+        .map(|mut member| {
+            member.truncate(MAX_LITERAL);
+            member
+        })
+        .collect();
     // A member holding another member adds nothing: a line with it has the other too.
     let minimal = set
         .iter()
@@ -258,18 +269,18 @@ mod tests {
     #[test]
     fn required_literals_of_regexes() {
         let cases: &[(&str, Option<Vec<String>>)] = &[
-            ("(?i)No space left", strings(&["no space left"])),
+            ("(?i)No space left", strings(&["no space l"])),
             ("disk|Disk", strings(&["disk"])),
             (r"error\[E\d{4}\]", strings(&["error[e"])),
             (
                 r"Failed to fetch .{1,200}(refused|reset)",
-                strings(&["failed to fetch "]),
+                strings(&["failed to "]),
             ),
             (r"(?m)^(.{0,80}: )?Killed\s*$", strings(&["killed"])),
             (r"\bEACCES\b", strings(&["eacces"])),
             (
                 r"exit(ed)? (with )?124\b",
-                strings(&["exit 124", "exit with 124", "exited 124", "exited with 124"]),
+                strings(&["exit 124", "exit with ", "exited 124", "exited wit"]),
             ),
             (r"[Ee]rr(no)?", strings(&["err"])),
             (r"os error \d+", strings(&["os error "])),
@@ -277,7 +288,14 @@ mod tests {
             (r".*", None),
             (r"\w+", None),
             (r"(a|b.*)", strings(&["a", "b"])),
-            (r"(?i)connection refused|refused", strings(&["refused"])),
+            (
+                r"(?i)connection refused|refused",
+                strings(&["connection", "refused"]),
+            ),
+            (
+                r"(?i)failed to fetch|failed to get",
+                strings(&["failed to "]),
+            ),
             ("✖ \\d+", strings(&["✖ "])),
         ];
         for (regex, expected) in cases {

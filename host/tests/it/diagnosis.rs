@@ -477,6 +477,43 @@ fn diagnose_cli_prints_json_and_human_output() {
 }
 
 #[test]
+fn diagnose_reads_the_wrapped_commands_exit_status() {
+    let medic = medic();
+    let log = medic.root().join("step.log");
+    std::fs::write(&log, "building the index\n").unwrap();
+    let cases = [
+        (
+            "137",
+            "resource_exhaustion",
+            "the command exited with 137: killed by SIGKILL (Killed) (supports resource_exhaustion)",
+        ),
+        (
+            "124",
+            "timeout",
+            "the command exited with 124: the command timed out (GNU timeout) (supports timeout)",
+        ),
+    ];
+    for (code, cause, signal) in cases {
+        let result = medic.run(&[
+            "diagnose",
+            "--log",
+            &log.display().to_string(),
+            "--exit-code",
+            code,
+            "--json",
+        ]);
+        assert_eq!(result.code, 0, "{}", result.stderr);
+        let diagnosis = result.json();
+        assert_eq!(diagnosis["root_cause"], cause, "{diagnosis:#}");
+        assert_eq!(diagnosis["signals"][0], signal, "{diagnosis:#}");
+    }
+    // A status with no shared meaning adds nothing.
+    let result = medic.run(&["diagnose", "--exit-code", "1", "--json"]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(result.json()["root_cause"], "unknown");
+}
+
+#[test]
 fn diagnose_reads_alertmanager_payloads() {
     let medic = medic();
     let corpus = medic_tests::workspace_root().join("tests/fixtures/alertmanager");
