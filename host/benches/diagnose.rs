@@ -1,5 +1,11 @@
-//! Diagnosis throughput on a large log, beside ripgrep given the same regexes, in the same
-//! run so the ratios hold on any machine.
+//! Diagnosis start-up and throughput, beside the system's Python and ripgrep given the same
+//! regexes, in the same run so the ratios hold on any machine.
+//!
+//! Start-up: CPU time (user + system, GNU time, median of [`SMALL_RUNS`]) of
+//! `medic diagnose --json` on a 2-line log and on a ~150 KB real CI log (LogChunks,
+//! `square@retrofit` job 494086613), beside `/usr/bin/python3 -c pass` (the system
+//! interpreter, not a shim) and `rg -c -f` with every built-in regex on the same files.
+//! These need no corpus and always run.
 //!
 //! The log (about 100 MB) is built from the loghub samples in `../shared/corpus/loghub`
 //! with the labelled real failures of `tests/fixtures/failures/dev.jsonl` spliced in
@@ -34,6 +40,10 @@ use medic::diagnosis::PatternLibrary;
 /// Size of the main log.
 const TARGET_BYTES: usize = 100 << 20;
 const RUNS: usize = 3;
+/// Runs per start-up figure; the median is reported.
+const SMALL_RUNS: usize = 9;
+/// The real CI log of about 150 KB.
+const CI_LOG: &str = "tests/fixtures/logchunks/logs/Java/square@retrofit/failed/494086613.log";
 
 struct Figure {
     wall: Duration,
@@ -46,6 +56,23 @@ fn main() {
         .parent()
         .unwrap()
         .to_path_buf();
+    for tool in ["rg", "/usr/bin/time", "/usr/bin/python3"] {
+        if Command::new(tool).arg("--version").output().is_err() {
+            println!("skipped: `{tool}` is not installed (apt-get install ripgrep time python3)");
+            return;
+        }
+    }
+    let work = root.join("target/bench-diagnose");
+    std::fs::create_dir_all(&work).unwrap();
+    let library = PatternLibrary::builtin().unwrap();
+    let as_bytes: String = library
+        .patterns
+        .iter()
+        .map(|pattern| format!("{}\n", escape_non_ascii(&pattern.regex)))
+        .collect();
+    std::fs::write(work.join("patterns-bytes.txt"), &as_bytes).unwrap();
+    startup(&root, &work);
+
     let loghub = root.join("../shared/corpus/loghub");
     if !loghub.is_dir() {
         println!(
@@ -54,33 +81,18 @@ fn main() {
         );
         return;
     }
-    for tool in ["rg", "/usr/bin/time"] {
-        if Command::new(tool).arg("--version").output().is_err() {
-            println!("skipped: `{tool}` is not installed (apt-get install ripgrep time)");
-            return;
-        }
-    }
-    let work = root.join("target/bench-diagnose");
-    std::fs::create_dir_all(&work).unwrap();
     let big = work.join("big.log");
     let spliced = build_log(
         &loghub,
         &root.join("tests/fixtures/failures/dev.jsonl"),
         &big,
     );
-    let library = PatternLibrary::builtin().unwrap();
     let as_written: String = library
         .patterns
         .iter()
         .map(|pattern| format!("{}\n", pattern.regex))
         .collect();
-    let as_bytes: String = library
-        .patterns
-        .iter()
-        .map(|pattern| format!("{}\n", escape_non_ascii(&pattern.regex)))
-        .collect();
     std::fs::write(work.join("patterns.txt"), as_written).unwrap();
-    std::fs::write(work.join("patterns-bytes.txt"), as_bytes).unwrap();
 
     let size = std::fs::metadata(&big).unwrap().len();
     println!(
@@ -166,6 +178,83 @@ fn main() {
     println!("{line}");
     std::fs::remove_file(&triple).ok();
     std::fs::remove_file(&tenth).ok();
+}
+
+/// CPU seconds (user + system) of one run of `command` under GNU time.
+fn cpu_seconds(command: &[String]) -> f64 {
+    let report = std::env::temp_dir().join(format!("medic-bench-cpu-{}", std::process::id()));
+    let output = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%U %S")
+        .arg("-o")
+        .arg(&report)
+        .args(command)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success() || output.status.code() == Some(1),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(&report).unwrap();
+    std::fs::remove_file(&report).ok();
+    text.lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .map(|field| field.parse::<f64>().unwrap())
+        .sum()
+}
+
+/// The median CPU time of [`SMALL_RUNS`] runs, after one to warm the page cache.
+fn median_cpu(command: &[String]) -> f64 {
+    cpu_seconds(command);
+    let mut runs: Vec<f64> = (0..SMALL_RUNS).map(|_| cpu_seconds(command)).collect();
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
+}
+
+/// Start-up figures: medic on a 2-line and a 150 KB log beside python3 and rg.
+fn startup(root: &Path, work: &Path) {
+    let small = work.join("two-lines.log");
+    std::fs::write(
+        &small,
+        "Step 3/7 : RUN cp cache.bin /var/lib/app/\ncp: error writing '/var/lib/app/cache.bin': No space left on device\n",
+    )
+    .unwrap();
+    let ci = root.join(CI_LOG);
+    let medic = env!("CARGO_BIN_EXE_medic");
+    let data_dir = work.join("data");
+    let diagnose = |log: &Path| {
+        strings(&[
+            medic,
+            "--data-dir",
+            &path(&data_dir),
+            "diagnose",
+            "--log",
+            &path(log),
+            "--json",
+        ])
+    };
+    let patterns = path(&work.join("patterns-bytes.txt"));
+    let rg = |log: &Path| strings(&["rg", "--no-unicode", "-c", "-f", &patterns, &path(log)]);
+    let python = median_cpu(&strings(&["/usr/bin/python3", "-c", "pass"]));
+    println!("start-up, CPU time (user + system), median of {SMALL_RUNS}:");
+    println!(
+        "  /usr/bin/python3 -c pass              {:>7.1} ms",
+        python * 1e3
+    );
+    for (label, log) in [("2-line log", &small), ("150 KB CI log", &ci)] {
+        let ours = median_cpu(&diagnose(log));
+        let theirs = median_cpu(&rg(log));
+        println!(
+            "  medic diagnose, {label:<14}        {:>7.1} ms  = {:.2}x python3 -c pass, {:.2}x rg -f ({:.1} ms)",
+            ours * 1e3,
+            ours / python,
+            ours / theirs,
+            theirs * 1e3
+        );
+    }
 }
 
 /// Write `out` from the loghub samples, repeated, with one failure log from `failures`

@@ -1,4 +1,4 @@
-//! `medic diagnose [--log FILE|-] [--alert FILE] [--context] [--json]`.
+//! `medic diagnose [--log FILE|-] [--alert FILE] [--exit-code N] [--context] [--json]`.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,10 @@ pub(crate) struct Args {
     /// An Alertmanager webhook payload (JSON): its alerts' types and text are evidence.
     #[arg(long, value_name = "FILE")]
     pub(crate) alert: Option<PathBuf>,
+    /// The failed command's own exit status, when known (`medic heal -- CMD` passes it):
+    /// 128+N means killed by signal N (137: SIGKILL), 124 timed out, 127 not found.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub(crate) exit_code: Option<i64>,
     /// Also collect this host's context (resources, probes, logs, connectivity from medic.toml).
     #[arg(long)]
     pub(crate) context: bool,
@@ -31,14 +35,15 @@ pub(crate) fn run(
     data_dir: Option<PathBuf>,
     out: &mut Output,
 ) -> anyhow::Result<Exit> {
-    if args.log.is_none() && args.alert.is_none() && !args.context {
+    if args.log.is_none() && args.alert.is_none() && args.exit_code.is_none() && !args.context {
         anyhow::bail!(
-            "nothing to diagnose: pass --log FILE (or - for stdin), --alert FILE, or --context"
+            "nothing to diagnose: pass --log FILE (or - for stdin), --alert FILE, --exit-code N, or --context"
         );
     }
     let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
     let library = diagnosis::load_library(config.diagnosis.patterns_dir.as_deref())?;
     let mut signals: Vec<Signal> = Vec::new();
+    signals.extend(args.exit_code.and_then(diagnosis::exit_status_signal));
     let mut alert_text = String::new();
     if let Some(path) = &args.alert {
         let text = std::fs::read_to_string(path)
@@ -70,9 +75,10 @@ pub(crate) fn run(
             alert_text.push('\n');
         }
     }
-    let runtime = super::runtime()?;
+    // The async runtime starts only for the probes and the advisor: a plain diagnosis
+    // reads a file and should start as fast as the process can.
     if args.context {
-        let context = runtime.block_on(medic::context::collect_context(&config.context));
+        let context = super::runtime()?.block_on(medic::context::collect_context(&config.context));
         signals.extend(medic::context::signals(&context));
     }
     let log: Box<dyn Read> = match &args.log {
@@ -92,7 +98,8 @@ pub(crate) fn run(
             Some(llm) => {
                 let prompt = diagnosis::llm::build_prompt(&diagnosis, &tail);
                 let key = llm.api_key_env.as_deref().and_then(medic::config::host_env);
-                match runtime.block_on(diagnosis::llm::ask(llm, key.as_deref(), &prompt)) {
+                match super::runtime()?.block_on(diagnosis::llm::ask(llm, key.as_deref(), &prompt))
+                {
                     Ok(advice) => diagnosis::llm::merge(diagnosis, advice, threshold),
                     Err(error) => {
                         diagnosis

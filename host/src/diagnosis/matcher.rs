@@ -1,31 +1,31 @@
-//! One pass over a log for all patterns, in bounded memory.
+//! One pass over a log for all patterns, in bounded memory, on every core.
 //!
-//! The input is read in blocks; each block is cleaned (ANSI escape sequences removed,
-//! `\r\n` made `\n`, and for a line redrawn with lone `\r`s only its last state kept, as a
-//! terminal shows it). One regex holding every pattern finds candidate lines across the
-//! whole block, so lines that match nothing cost one automaton pass; each candidate line
-//! is then run through the candidate set, and the few patterns it flags are confirmed
-//! exactly (see `PatternLibrary::matching`). Invalid UTF-8
-//! is matched as bytes and shown lossily. Memory is bounded by the block size plus a few
-//! kept lines per pattern, whatever the log's size; a line longer than [`MAX_LINE`] is
-//! split, and only the first [`MATCHED_PREFIX`] bytes of a line are matched, so a
-//! megabyte of minified output on one line costs no more than a short one.
+//! The log is cut into regions of whole lines (`blocks.rs`), matched in parallel and merged
+//! in input order, with the same result as one pass: matching a line needs only the line,
+//! its number and the lines above it, which each region carries. Each region is cleaned
+//! (`clean.rs`); the library's literal automaton finds candidate lines across the whole
+//! region, so lines that match nothing cost one automaton pass, and each candidate line is
+//! confirmed with the regexes of the patterns whose literals it holds (see
+//! `PatternLibrary::matching`). Invalid UTF-8 is matched as bytes and shown lossily.
+//! Memory is bounded by the regions in flight plus a few kept lines per pattern, whatever
+//! the log's size; a line longer than [`MAX_LINE`] is cut, and only the first
+//! [`MATCHED_PREFIX`] bytes of a line are matched, so a megabyte of minified output on one
+//! line costs no more than a short one.
 //!
 //! Each wrapper line ("The command ... exited with 1") is kept with the few lines above it,
-//! read back from the block already in memory: what the failing step printed last.
+//! read back from the region, and past its start from the lines the region carries: what
+//! the failing step printed last.
 
 use std::collections::VecDeque;
 use std::io::Read;
 
+use super::blocks::{self, Plan, Region};
+use super::clean::clean;
 use super::known_errors::PatternLibrary;
 
-/// Bytes read per block.
-const BLOCK: usize = 1 << 20;
-/// Longest line considered whole; longer ones are split.
-pub const MAX_LINE: usize = 256 << 10;
-/// Bytes of each line that patterns see; error messages start at the front of a line,
-/// and a cap keeps matching linear however long a line is.
-pub const MATCHED_PREFIX: usize = 4096;
+pub use super::blocks::MAX_LINE;
+pub use super::clean::MATCHED_PREFIX;
+
 /// Characters kept of an evidence line.
 pub const MAX_TEXT: usize = 400;
 /// Most recent hits kept per pattern.
@@ -35,7 +35,7 @@ pub const TAIL_LINES: usize = 40;
 /// Lines kept from above each wrapper line: what the failing step printed last.
 pub const STEP_CONTEXT: usize = 3;
 /// Lines looked at above a wrapper line to find [`STEP_CONTEXT`] that say something.
-const STEP_LOOKBACK: usize = 12;
+const STEP_LOOKBACK: usize = blocks::ABOVE;
 /// Wrapper lines remembered, newest kept.
 const STEP_ENDS: usize = 256;
 
@@ -89,7 +89,7 @@ pub struct ScanLimits {
 }
 
 /// The result of a scan.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Scan {
     /// Lines read.
     pub lines: u64,
@@ -105,77 +105,98 @@ pub struct Scan {
     pub step_ends: VecDeque<StepEnd>,
 }
 
-/// Scan `input` with every pattern of `library`.
+/// Scan `input` with every pattern of `library`, on every core.
 pub fn scan(
     library: &PatternLibrary,
-    mut input: impl Read,
+    input: impl Read,
     limits: ScanLimits,
+) -> std::io::Result<Scan> {
+    scan_with(library, input, limits, Plan::default())
+}
+
+/// Scan `input` as [`scan`] does, reading and matching as `plan` says; the result is the
+/// same whatever the plan.
+pub fn scan_with(
+    library: &PatternLibrary,
+    input: impl Read,
+    limits: ScanLimits,
+    plan: Plan,
 ) -> std::io::Result<Scan> {
     let mut scan = Scan {
         hits: vec![PatternHits::default(); library.patterns.len()],
         ..Scan::default()
     };
-    let mut buffer: Vec<u8> = Vec::with_capacity(BLOCK + MAX_LINE);
-    let mut cleaned: Vec<u8> = Vec::with_capacity(BLOCK + MAX_LINE);
-    let mut chunk = vec![0u8; BLOCK];
-    let mut at_eof = false;
-    while !at_eof {
-        let read = read_full(&mut input, &mut chunk)?;
-        at_eof = read == 0;
-        scan.bytes += read as u64;
-        buffer.extend_from_slice(&chunk[..read]);
-        // Process every complete line; keep a partial last line for the next block, unless
-        // it is already too long or the input ended.
-        let end = match memchr::memrchr(b'\n', &buffer) {
-            _ if at_eof => buffer.len(),
-            Some(newline) => newline + 1,
-            None if buffer.len() >= MAX_LINE => buffer.len(),
-            None => continue,
-        };
-        if end == 0 {
-            continue;
-        }
-        let region = clean(&buffer[..end], &mut cleaned);
-        match_region(library, region, &mut scan, limits);
-        buffer.drain(..end);
-    }
+    scan.bytes = blocks::drive(
+        input,
+        plan,
+        |region| match_region(library, region, limits),
+        |part| merge(&mut scan, part, limits),
+    )?;
     Ok(scan)
 }
 
-fn read_full(input: &mut impl Read, chunk: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < chunk.len() {
-        match input.read(&mut chunk[filled..]) {
-            Ok(0) => break,
-            Ok(read) => filled += read,
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-    }
-    Ok(filled)
+/// What one region matched, with line numbers already absolute.
+struct Part {
+    lines_after: u64,
+    hits: Vec<PatternHits>,
+    all: Vec<(usize, Hit)>,
+    tail: VecDeque<String>,
+    step_ends: VecDeque<StepEnd>,
 }
 
-/// Match one cleaned region of whole lines, updating line counts and hits.
-fn match_region(library: &PatternLibrary, region: &[u8], scan: &mut Scan, limits: ScanLimits) {
-    let base_line = scan.lines;
+/// Add one region's findings, which follow everything merged so far.
+fn merge(scan: &mut Scan, part: Part, limits: ScanLimits) {
+    scan.lines = part.lines_after;
+    for (kept, found) in scan.hits.iter_mut().zip(part.hits) {
+        kept.count += found.count;
+        if kept.first.is_none() {
+            kept.first = found.first;
+        }
+        for hit in found.recent {
+            if kept.recent.len() == RECENT {
+                kept.recent.pop_front();
+            }
+            kept.recent.push_back(hit);
+        }
+    }
+    if let Some(max) = limits.keep_all {
+        let room = max.saturating_sub(scan.all.len());
+        scan.all.extend(part.all.into_iter().take(room));
+    }
+    for line in part.tail {
+        if scan.tail.len() == TAIL_LINES {
+            scan.tail.pop_front();
+        }
+        scan.tail.push_back(line);
+    }
+    for step in part.step_ends {
+        if scan.step_ends.len() == STEP_ENDS {
+            scan.step_ends.pop_front();
+        }
+        scan.step_ends.push_back(step);
+    }
+}
+
+/// Match one region of whole lines.
+fn match_region(library: &PatternLibrary, region: &Region, limits: ScanLimits) -> Part {
+    let mut cleaned = Vec::new();
+    let text = clean(&region.bytes, &mut cleaned);
+    let mut part = Part {
+        lines_after: region.base_line + blocks::line_count(&region.bytes),
+        hits: vec![PatternHits::default(); library.patterns.len()],
+        all: Vec::new(),
+        tail: VecDeque::new(),
+        step_ends: VecDeque::new(),
+    };
+    keep_tail(text, &mut part.tail);
     let mut counted_to = 0;
-    let mut line_number = base_line;
+    let mut line_number = region.base_line;
     let mut position = 0;
-    let mut matched: Vec<usize> = Vec::new();
-    while position < region.len() {
-        let Some(found) = library.any.find_at(region, position) else {
-            break;
-        };
-        let line_start =
-            memchr::memrchr(b'\n', &region[..found.start()]).map_or(0, |index| index + 1);
-        let line_start = line_start.max(position);
-        let line_end = memchr::memchr(b'\n', &region[found.start()..])
-            .map_or(region.len(), |index| found.start() + index);
-        line_number += memchr::memchr_iter(b'\n', &region[counted_to..line_start]).count() as u64;
+    while let Some((line_start, line_end)) = library.next_candidate(text, position) {
+        line_number += memchr::memchr_iter(b'\n', &text[counted_to..line_start]).count() as u64;
         counted_to = line_start;
-        let line = &region[line_start..line_end];
-        matched.clear();
-        matched.extend(library.matching(line));
+        let line = &text[line_start..line_end];
+        let matched = library.matching(line);
         if !matched.is_empty() {
             let hit = Hit {
                 line: line_number + 1,
@@ -185,11 +206,11 @@ fn match_region(library: &PatternLibrary, region: &[u8], scan: &mut Scan, limits
                 .iter()
                 .any(|index| library.patterns[*index].is_wrapper())
             {
-                let before = lines_before(library, region, line_start, line_number, &scan.tail);
-                if scan.step_ends.len() == STEP_ENDS {
-                    scan.step_ends.pop_front();
+                let before = lines_before(library, text, line_start, line_number, &region.above);
+                if part.step_ends.len() == STEP_ENDS {
+                    part.step_ends.pop_front();
                 }
-                scan.step_ends.push_back(StepEnd {
+                part.step_ends.push_back(StepEnd {
                     line: hit.line,
                     before,
                     job_exit: matched
@@ -198,31 +219,31 @@ fn match_region(library: &PatternLibrary, region: &[u8], scan: &mut Scan, limits
                 });
             }
             for &index in &matched {
-                record(&mut scan.hits[index], &hit);
+                record(&mut part.hits[index], &hit);
                 if let Some(max) = limits.keep_all
-                    && scan.all.len() < max
+                    && part.all.len() < max
                 {
-                    scan.all.push((index, hit.clone()));
+                    part.all.push((index, hit.clone()));
                 }
             }
         }
         position = line_end + 1;
+        if position >= text.len() {
+            break;
+        }
     }
-    keep_tail(region, &mut scan.tail);
-    let newlines = memchr::memchr_iter(b'\n', region).count() as u64;
-    let unterminated = u64::from(!region.is_empty() && !region.ends_with(b"\n"));
-    scan.lines = base_line + newlines + unterminated;
+    part
 }
 
 /// The lines above the line starting at `line_start` (line `line_number + 1`) that say
-/// something, nearest first; continues into `tail` (the previous blocks' last lines) when
-/// the line is the first of its block.
+/// something, nearest first; continues into `above` (the lines before the region, oldest
+/// first) when the walk reaches the region's start.
 fn lines_before(
     library: &PatternLibrary,
     region: &[u8],
     line_start: usize,
     line_number: u64,
-    tail: &VecDeque<String>,
+    above: &[Vec<u8>],
 ) -> Vec<Hit> {
     let mut before = Vec::new();
     let mut end = line_start;
@@ -239,11 +260,11 @@ fn lines_before(
         looked += 1;
     }
     if end == 0 {
-        for text in tail.iter().rev() {
+        for line in above.iter().rev() {
             if number == 0 || looked >= STEP_LOOKBACK || before.len() >= STEP_CONTEXT {
                 break;
             }
-            if !step_line(library, text.as_bytes(), number, &mut before) {
+            if !step_line(library, line, number, &mut before) {
                 break;
             }
             number -= 1;
@@ -280,15 +301,17 @@ fn is_step_noise(library: &PatternLibrary, line: &[u8]) -> bool {
             .any(|marker| memchr::memmem::find(trimmed, marker).is_some())
         || library
             .matching(trimmed)
-            .any(|index| library.patterns[index].is_wrapper())
+            .iter()
+            .any(|index| library.patterns[*index].is_wrapper())
 }
 
 /// Append the last lines of `region` to `tail`, keeping [`TAIL_LINES`].
 fn keep_tail(region: &[u8], tail: &mut VecDeque<String>) {
-    let body = region.strip_suffix(b"\n").unwrap_or(region);
-    if body.is_empty() {
+    if region.is_empty() {
         return;
     }
+    // Every line, empty ones too: `a\n` is one line, `\n` one empty line.
+    let body = region.strip_suffix(b"\n").unwrap_or(region);
     let start = memchr::memrchr_iter(b'\n', body)
         .nth(TAIL_LINES - 1)
         .map_or(0, |newline| newline + 1);
@@ -320,99 +343,12 @@ fn shown(line: &[u8]) -> String {
     }
 }
 
-/// Remove ANSI escapes and carriage returns from `raw` and cut lines to
-/// [`MATCHED_PREFIX`]; borrows it untouched when there is nothing to do.
-fn clean<'a>(raw: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
-    if memchr::memchr2(0x1b, b'\r', raw).is_none() && !has_long_line(raw) {
-        return raw;
-    }
-    out.clear();
-    let mut line_start = 0;
-    let mut index = 0;
-    while index < raw.len() {
-        let byte = raw[index];
-        match byte {
-            0x1b => index = skip_escape(raw, index),
-            b'\r' if raw.get(index + 1) == Some(&b'\n') => index += 1,
-            b'\r' => {
-                // A redraw: keep what follows, unless nothing visible follows on this line.
-                let rest_end = memchr::memchr(b'\n', &raw[index + 1..])
-                    .map_or(raw.len(), |offset| index + 1 + offset);
-                let rest = &raw[index + 1..rest_end];
-                if rest
-                    .iter()
-                    .any(|byte| !byte.is_ascii_whitespace() && *byte != 0x1b && *byte != b'\r')
-                {
-                    out.truncate(line_start);
-                }
-                index += 1;
-            }
-            b'\n' => {
-                out.push(b'\n');
-                line_start = out.len();
-                index += 1;
-            }
-            _ if out.len() - line_start >= MATCHED_PREFIX => {
-                index =
-                    memchr::memchr(b'\n', &raw[index..]).map_or(raw.len(), |offset| index + offset);
-            }
-            _ => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    out
-}
-
-fn has_long_line(raw: &[u8]) -> bool {
-    let mut start = 0;
-    for newline in memchr::memchr_iter(b'\n', raw) {
-        if newline - start > MATCHED_PREFIX {
-            return true;
-        }
-        start = newline + 1;
-    }
-    raw.len() - start > MATCHED_PREFIX
-}
-
-/// The index just past the escape sequence starting at `start` (CSI, OSC or two-byte).
-fn skip_escape(raw: &[u8], start: usize) -> usize {
-    match raw.get(start + 1) {
-        Some(b'[') => {
-            let mut index = start + 2;
-            while index < raw.len() && !(0x40..=0x7e).contains(&raw[index]) && raw[index] != b'\n' {
-                index += 1;
-            }
-            // A sequence cut short by the end of the line ends there; the newline is kept.
-            match raw.get(index) {
-                Some(b'\n') | None => index,
-                Some(_) => index + 1,
-            }
-        }
-        Some(b']') => {
-            let mut index = start + 2;
-            while index < raw.len()
-                && raw[index] != 0x07
-                && raw[index] != b'\n'
-                && !(raw[index] == 0x1b && raw.get(index + 1) == Some(&b'\\'))
-            {
-                index += 1;
-            }
-            match raw.get(index) {
-                Some(0x07) => index + 1,
-                Some(0x1b) => index + 2,
-                _ => index,
-            }
-        }
-        Some(b'\n') | None => start + 1,
-        Some(_) => start + 2,
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Strategy as _;
+
     use super::*;
+    use crate::diagnosis::blocks::BLOCK;
 
     fn library() -> &'static PatternLibrary {
         static LIBRARY: std::sync::OnceLock<PatternLibrary> = std::sync::OnceLock::new();
@@ -598,11 +534,84 @@ travis_fold:start:cache\ncache uploaded\nDone. Your build exited with 1.\n";
             proptest::prop_assert!((0.0..=1.0).contains(&diagnosis.confidence));
         }
 
+        /// Cut anywhere, on any number of threads, a log scans as in one pass.
         #[test]
-        fn escapes_and_carriage_returns_never_panic_the_cleaner(text in "[\\x1b\\r\\n\\[\\]a-z0-9;:\\x07 ]{0,300}") {
-            let mut out = Vec::new();
-            let cleaned = clean(text.as_bytes(), &mut out);
-            proptest::prop_assert!(!cleaned.contains(&b'\r'));
+        fn any_cut_and_thread_count_gives_the_one_pass_result(
+            lines in proptest::collection::vec(awkward_line(), 0..60),
+            block in 1usize..200,
+            threads in 1usize..4,
+        ) {
+            let text: Vec<u8> = lines.concat();
+            let limits = ScanLimits { keep_all: Some(1000) };
+            let one = scan_with(library(), &text[..], limits, Plan { block: BLOCK, threads: 1 }).unwrap();
+            let cut = scan_with(library(), &text[..], limits, Plan { block, threads }).unwrap();
+            proptest::prop_assert_eq!(&one.all, &cut.all, "{:?}", String::from_utf8_lossy(&text));
+            proptest::prop_assert_eq!(&one.step_ends, &cut.step_ends, "{:?}", String::from_utf8_lossy(&text));
+            proptest::prop_assert_eq!(&one.tail, &cut.tail, "{:?}", String::from_utf8_lossy(&text));
+            proptest::prop_assert_eq!(one, cut);
+        }
+    }
+
+    /// Lines of the kinds that cross region edges badly: wrappers, step commands, blank and
+    /// noise lines, errors, escapes, carriage returns, no final newline.
+    fn awkward_line() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        proptest::prop_oneof![
+            proptest::strategy::Just(b"The command \"make\" exited with 1.\n".to_vec()),
+            proptest::strategy::Just(b"make: *** [all] Error 2\n".to_vec()),
+            proptest::strategy::Just(b"$ make test\n".to_vec()),
+            proptest::strategy::Just(b"\n".to_vec()),
+            proptest::strategy::Just(b"travis_fold:end:x\r\n".to_vec()),
+            proptest::strategy::Just(b"cp: error writing 'x': No space left on device\n".to_vec()),
+            proptest::strategy::Just(b"\x1b[31mFAILED tests/a.py::t\x1b[0m\r\n".to_vec()),
+            proptest::strategy::Just(b"10%\r100%\rdiff: README.md differs\n".to_vec()),
+            proptest::strategy::Just(b"Done. Your build exited with 1.\n".to_vec()),
+            proptest::strategy::Just(b"no newline at the end".to_vec()),
+            "[a-z ]{0,30}\n".prop_map(String::into_bytes),
+        ]
+    }
+
+    #[test]
+    fn real_logs_cut_at_every_block_size_scan_as_in_one_pass() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures");
+        let mut text = Vec::new();
+        for case in std::fs::read_to_string(format!("{fixtures}/failures/dev.jsonl"))
+            .unwrap()
+            .lines()
+        {
+            let case: serde_json::Value = serde_json::from_str(case).unwrap();
+            text.extend_from_slice(case["log"].as_str().unwrap().as_bytes());
+            text.push(b'\n');
+        }
+        let index = std::fs::read_to_string(format!("{fixtures}/logchunks/chunks.jsonl")).unwrap();
+        for case in index.lines().step_by(7) {
+            let case: serde_json::Value = serde_json::from_str(case).unwrap();
+            let path = format!("{fixtures}/logchunks/{}", case["log"].as_str().unwrap());
+            text.extend_from_slice(&std::fs::read(path).unwrap());
+        }
+        let limits = ScanLimits {
+            keep_all: Some(100_000),
+        };
+        let one = scan_with(
+            library(),
+            &text[..],
+            limits,
+            Plan {
+                block: BLOCK,
+                threads: 1,
+            },
+        )
+        .unwrap();
+        assert!(one.all.len() > 500, "{} hits", one.all.len());
+        for (block, threads) in [
+            (1, 2),
+            (97, 3),
+            (4096, 2),
+            (65_536, 2),
+            (BLOCK, 2),
+            (3 * BLOCK, 4),
+        ] {
+            let cut = scan_with(library(), &text[..], limits, Plan { block, threads }).unwrap();
+            assert!(one == cut, "block {block}, {threads} threads");
         }
     }
 }

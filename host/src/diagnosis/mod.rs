@@ -6,7 +6,12 @@
 //! (`llm.rs`) and secret redaction for it (`redact.rs`). Pure apart from reading its
 //! input and the advisor's one HTTP call: no side effects on the host.
 
+mod blocks;
+mod causality;
+mod clean;
+mod conditions;
 pub mod known_errors;
+mod literals;
 pub mod llm;
 pub mod matcher;
 pub mod redact;
@@ -14,8 +19,10 @@ pub mod score;
 
 use serde::{Deserialize, Serialize};
 
+pub use blocks::Plan;
+pub use conditions::exit_status_signal;
 pub use known_errors::{PatternError, PatternLibrary, load_library};
-pub use matcher::{ScanLimits, scan};
+pub use matcher::{ScanLimits, scan, scan_with};
 pub use score::{Signal, score};
 
 /// The root-cause taxonomy (stable strings; see `shared/corpus/failures/README.md`).

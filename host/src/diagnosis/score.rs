@@ -15,9 +15,10 @@
 //! than by a pattern: a lint finding, a diff or a "commit the generated files" notice often
 //! explains a failure without an error word in it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::known_errors::PatternLibrary;
+use super::causality;
+use super::known_errors::{Layer, PatternLibrary};
 use super::matcher::Scan;
 use super::{Alternative, Diagnosis, Evidence, RootCause, Severity};
 
@@ -49,10 +50,17 @@ const LAST_ERROR_BONUS: f64 = 1.3;
 /// The highest confidence `unknown` is given.
 const UNKNOWN_CONFIDENCE: f64 = 0.3;
 
-struct Contribution {
-    pattern: usize,
-    strength: f64,
-    last_line: u64,
+/// What one pattern that fired adds to the score.
+pub(crate) struct Contribution {
+    /// The pattern's index in the library.
+    pub(crate) pattern: usize,
+    /// Its weight where it last matched.
+    pub(crate) strength: f64,
+    /// The line it last matched.
+    pub(crate) last_line: u64,
+    /// The cause it counts for: its pattern's, or the earlier cause that explains it
+    /// (see `causality.rs`).
+    pub(crate) counts_for: RootCause,
 }
 
 /// The `pattern_id` of evidence found by position rather than by a pattern: the last
@@ -133,17 +141,26 @@ pub fn score(
                 pattern: index,
                 strength: library.patterns[index].weight * position * repetition,
                 last_line,
+                counts_for: library.patterns[index].root_cause,
             }
         })
         .collect();
     contributions.sort_by(|a, b| b.strength.total_cmp(&a.strength));
+    let shadowed = shadowed_by_tools(library, scan, &contributions);
+    contributions.retain(|c| !shadowed.contains(&c.pattern));
+    causality::attribute(library, scan, &mut contributions);
 
+    // One line is one vote per cause: patterns that agree on the same line count once,
+    // at the strongest.
     let mut by_cause: BTreeMap<RootCause, Vec<f64>> = BTreeMap::new();
+    let mut voted: BTreeSet<(RootCause, u64)> = BTreeSet::new();
     for contribution in &contributions {
         let pattern = &library.patterns[contribution.pattern];
-        if pattern.weight > GENERIC_WEIGHT || pattern.root_cause == RootCause::Unknown {
+        if (pattern.weight > GENERIC_WEIGHT || pattern.root_cause == RootCause::Unknown)
+            && voted.insert((contribution.counts_for, contribution.last_line))
+        {
             by_cause
-                .entry(pattern.root_cause)
+                .entry(contribution.counts_for)
                 .or_default()
                 .push(contribution.strength);
         }
@@ -167,7 +184,7 @@ pub fn score(
         })
         .max_by_key(|c| c.last_line);
     if let Some(last) = last_specific
-        && let Some(score) = scores.get_mut(&library.patterns[last.pattern].root_cause)
+        && let Some(score) = scores.get_mut(&last.counts_for)
     {
         *score *= LAST_ERROR_BONUS;
     }
@@ -201,11 +218,24 @@ pub fn score(
         })
         .collect();
 
+    let mut evidence_from = contributions;
+    // Shadowed lines still show: they are evidence, only not votes.
+    for pattern in shadowed {
+        let hits = &scan.hits[pattern];
+        evidence_from.push(Contribution {
+            pattern,
+            strength: 0.0,
+            last_line: hits.last().map_or(0, |hit| hit.line),
+            counts_for: library.patterns[pattern].root_cause,
+        });
+    }
+    let contributions = evidence_from;
     let evidence = order_evidence(library, scan, &contributions, root_cause, &timeline);
     let chosen: Vec<&Contribution> = contributions
         .iter()
         .filter(|c| library.patterns[c.pattern].root_cause == root_cause)
         .collect();
+
     let severity = chosen
         .iter()
         .map(|c| library.patterns[c.pattern].severity)
@@ -224,7 +254,7 @@ pub fn score(
             actions.push(pattern.hint.clone());
         }
     }
-    let mut signal_notes = Vec::new();
+    let mut signal_notes = causality::notes(library, &contributions, root_cause);
     for signal in signals {
         signal_notes.push(format!(
             "{} (supports {})",
@@ -264,10 +294,46 @@ pub fn score(
     }
 }
 
+/// The condition-layer patterns whose last line a tool's pattern also matched: there the
+/// tool's pattern, which knows who printed the line, decides; the condition beneath it
+/// does not vote (a `Connection refused` in psql's words is the database being down).
+fn shadowed_by_tools(
+    library: &PatternLibrary,
+    scan: &Scan,
+    contributions: &[Contribution],
+) -> BTreeSet<usize> {
+    let tool_lines: BTreeSet<u64> = contributions
+        .iter()
+        .filter(|c| {
+            let pattern = &library.patterns[c.pattern];
+            pattern.layer == Layer::Tool && pattern.weight > GENERIC_WEIGHT
+        })
+        .flat_map(|c| {
+            let hits = &scan.hits[c.pattern];
+            hits.recent
+                .iter()
+                .chain(hits.first.iter())
+                .map(|hit| hit.line)
+        })
+        .collect();
+    contributions
+        .iter()
+        .filter(|c| {
+            library.patterns[c.pattern].layer == Layer::Condition
+                && tool_lines.contains(&c.last_line)
+        })
+        .map(|c| c.pattern)
+        .collect()
+}
+
 /// A line a program logged at INFO or DEBUG level is weaker evidence than a warning or an
-/// error: the program itself did not think it a failure.
-fn level_factor(text: &str) -> f64 {
+/// error: the program itself did not think it a failure; so is a test runner's line for a
+/// test that passed, whose name may quote an error.
+pub(crate) fn level_factor(text: &str) -> f64 {
     let informational = [
+        " PASSED",
+        " ✓ ",
+        ".. ok",
         " INFO ",
         " DEBUG ",
         " TRACE ",
@@ -308,8 +374,14 @@ fn order_evidence(
         } else {
             1.0
         };
+        // A summary names the cause but explains nothing: it ranks as a generic line.
+        let weight = if pattern.summary {
+            pattern.weight.min(GENERIC_WEIGHT)
+        } else {
+            pattern.weight
+        };
         for hit in hits.recent.iter().rev().chain(hits.first.iter()) {
-            let score = (1.0 + pattern.weight).ln() * chosen * timeline.weight(hit.line);
+            let score = (1.0 + weight).ln() * chosen * timeline.weight(hit.line);
             ranked.push((
                 score,
                 Evidence {

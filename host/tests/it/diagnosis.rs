@@ -21,45 +21,139 @@ fn diagnose_text(library: &PatternLibrary, text: &[u8]) -> medic::diagnosis::Dia
         .0
 }
 
-#[test]
-fn diagnosis_names_the_labelled_root_cause_of_real_failures() {
-    let library = PatternLibrary::builtin().unwrap();
-    let text = std::fs::read_to_string(fixtures().join("failures/dev.jsonl")).unwrap();
-    let mut confusion: BTreeMap<(String, String), usize> = BTreeMap::new();
-    let (mut right, mut total, mut seed_right) = (0, 0, 0);
+/// The labelled failure corpus: (file, cases it holds, held out of tuning). `dev` and
+/// `tune` are what diagnosis is tuned on; `heldout` comes from other tools and is only
+/// measured here: its misses are counted, never printed.
+const FAILURE_SETS: [(&str, usize, bool); 3] = [
+    ("dev.jsonl", 77, false),
+    ("tune.jsonl", 151, false),
+    ("heldout.jsonl", 81, true),
+];
+
+/// Top-1 results over one set of cases.
+#[derive(Default)]
+struct Accuracy {
+    right: usize,
+    total: usize,
+    seed_right: usize,
+    /// (expected, got) -> count.
+    confusion: BTreeMap<(String, String), usize>,
+}
+
+impl Accuracy {
+    fn rate(&self) -> f64 {
+        self.right as f64 / self.total as f64
+    }
+
+    fn add(&mut self, other: &Accuracy) {
+        self.right += other.right;
+        self.total += other.total;
+        self.seed_right += other.seed_right;
+        for (key, count) in &other.confusion {
+            *self.confusion.entry(key.clone()).or_default() += count;
+        }
+    }
+
+    fn print_confusion(&self, name: &str) {
+        println!("{name}: confusion (expected -> got: count), misses only:");
+        for ((expected, got), count) in &self.confusion {
+            if expected != got {
+                println!("  {expected:>20} -> {got:<20} {count}");
+            }
+        }
+    }
+}
+
+/// Diagnose every case of `file`, as `medic heal -- CMD` would: the log and the
+/// command's exit status. Misses are printed unless the file is held out.
+fn measure(library: &PatternLibrary, file: &str, held_out: bool) -> Accuracy {
+    let path = fixtures().join("failures").join(file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let mut accuracy = Accuracy::default();
     for line in text.lines() {
         let case: serde_json::Value = serde_json::from_str(line).unwrap();
         let expected = case["category"].as_str().unwrap().to_string();
         let log = case["log"].as_str().unwrap();
-        let diagnosis = diagnose_text(&library, log.as_bytes());
+        let signals: Vec<_> = case["exit_code"]
+            .as_i64()
+            .and_then(diagnosis::exit_status_signal)
+            .into_iter()
+            .collect();
+        let diagnosis = diagnosis::diagnose_input(
+            library,
+            log.as_bytes(),
+            &signals,
+            diagnosis::DEFAULT_LLM_THRESHOLD,
+        )
+        .expect("reading from memory cannot fail")
+        .0;
         let got = diagnosis.root_cause.as_str().to_string();
-        total += 1;
-        seed_right += usize::from(seed_keyword_classifier(log) == expected);
+        accuracy.total += 1;
+        accuracy.seed_right += usize::from(seed_keyword_classifier(log) == expected);
         if got == expected {
-            right += 1;
-        } else {
+            accuracy.right += 1;
+        } else if !held_out {
             println!(
                 "miss {}: expected {expected}, got {got} ({})",
                 case["id"], diagnosis.summary
             );
         }
-        *confusion.entry((expected, got)).or_default() += 1;
+        *accuracy.confusion.entry((expected, got)).or_default() += 1;
     }
-    println!("confusion (expected -> got: count):");
-    for ((expected, got), count) in &confusion {
-        println!("  {expected:>20} -> {got:<20} {count}");
+    accuracy
+}
+
+#[test]
+fn diagnosis_names_the_labelled_root_cause_of_real_failures() {
+    let library = PatternLibrary::builtin().unwrap();
+    let mut all = Accuracy::default();
+    let mut held_out = Accuracy::default();
+    for (file, cases, is_held_out) in FAILURE_SETS {
+        let accuracy = measure(&library, file, is_held_out);
+        println!(
+            "{file}: top-1 {}/{} = {:.3}",
+            accuracy.right,
+            accuracy.total,
+            accuracy.rate()
+        );
+        assert_eq!(accuracy.total, cases, "every case of {file} was read");
+        all.add(&accuracy);
+        if is_held_out {
+            held_out.add(&accuracy);
+        }
     }
-    let accuracy = right as f64 / total as f64;
-    println!("top-1 accuracy: {right}/{total} = {accuracy:.3}");
+    all.print_confusion("all sets");
+    held_out.print_confusion("held-out tools");
     println!(
-        "the seed's keyword classifier (seed 001), mapped onto the taxonomy: {seed_right}/{total} = {:.3}",
-        seed_right as f64 / total as f64
+        "top-1 on all fixtures: {}/{} = {:.3}; on the held-out tools: {}/{} = {:.3}",
+        all.right,
+        all.total,
+        all.rate(),
+        held_out.right,
+        held_out.total,
+        held_out.rate()
     );
-    assert_eq!(total, 77, "the whole dev set was read");
-    assert!(right > seed_right, "medic must beat the keyword baseline");
+    println!(
+        "the seed's keyword classifier (seed 001), mapped onto the taxonomy: {}/{} = {:.3}",
+        all.seed_right,
+        all.total,
+        all.seed_right as f64 / all.total as f64
+    );
     assert!(
-        accuracy >= 0.90,
-        "top-1 accuracy {accuracy:.3} is below 0.90"
+        all.right > all.seed_right,
+        "medic must beat the keyword baseline"
+    );
+    assert!(
+        all.rate() >= 0.90,
+        "top-1 accuracy {:.3} on all fixtures is below 0.90",
+        all.rate()
+    );
+    // Issue 9: at least 0.90 on the tools held out of tuning, not only on the whole.
+    assert!(
+        held_out.rate() >= 0.90,
+        "top-1 accuracy {:.3} on the held-out tools is below 0.90",
+        held_out.rate()
     );
 }
 
@@ -151,42 +245,112 @@ fn normalise(text: &str) -> String {
         .join(" ")
 }
 
+/// The LogChunks repositories held out of tuning: those whose name (`owner@repo`) hashes
+/// (FNV-1a, 64 bits) to 0 modulo 3. Chosen before the condition layers of issue 9 were
+/// tuned; nothing is tuned on their logs, so the rate on them says how diagnosis does on
+/// repositories it has not seen.
+fn held_out_repository(name: &str) -> bool {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash.is_multiple_of(3)
+}
+
+/// The fold [`held_out_repository`] picks, written out so that it cannot drift.
+const HELD_OUT_REPOSITORIES: [&str; 17] = [
+    "Alamofire@Alamofire",
+    "angular@angular",
+    "bcit-ci@CodeIgniter",
+    "cmusatyalab@openface",
+    "cplusplus@draft",
+    "electron@electron",
+    "emacs-tw@awesome-emacs",
+    "ethereum@go-ethereum",
+    "h4cc@awesome-elixir",
+    "jwilm@alacritty",
+    "martanne@vis",
+    "phoenixframework@phoenix",
+    "php@php-src",
+    "rabbitmq@rabbitmq-server",
+    "scikit-learn@scikit-learn",
+    "twitter@AnomalyDetection",
+    "vim@vim",
+];
+
+/// Whether one of the first three evidence lines of `log`'s diagnosis falls inside `chunk`.
+fn evidence_inside_chunk(library: &PatternLibrary, log: &[u8], chunk: &str) -> bool {
+    let chunk_lines: Vec<String> = chunk
+        .lines()
+        .map(normalise)
+        .filter(|line| line.len() > 3)
+        .collect();
+    let diagnosis = diagnose_text(library, log);
+    diagnosis.evidence.iter().take(3).any(|evidence| {
+        let text = normalise(evidence.text.trim_end_matches('…'));
+        !text.is_empty()
+            && chunk_lines
+                .iter()
+                .any(|chunk| chunk.contains(&text) || text.contains(chunk.as_str()))
+    })
+}
+
 #[test]
 fn diagnosis_evidence_points_into_the_chunk_people_marked() {
     let library = PatternLibrary::builtin().unwrap();
     let dir = fixtures().join("logchunks");
     let index = std::fs::read_to_string(dir.join("chunks.jsonl")).unwrap();
-    let (mut inside, mut total) = (0, 0);
+    // (inside, total) on every repository and on the held-out fold.
+    let (mut all, mut fold) = ((0, 0), (0, 0));
+    let mut fold_repositories = std::collections::BTreeSet::new();
     for line in index.lines() {
         let case: serde_json::Value = serde_json::from_str(line).unwrap();
-        let log = std::fs::read(dir.join(case["log"].as_str().unwrap())).unwrap();
-        let chunk_lines: Vec<String> = case["chunk"]
-            .as_str()
-            .unwrap()
-            .lines()
-            .map(normalise)
-            .filter(|line| line.len() > 3)
-            .collect();
-        let diagnosis = diagnose_text(&library, &log);
-        total += 1;
-        let hit = diagnosis.evidence.iter().take(3).any(|evidence| {
-            let text = normalise(evidence.text.trim_end_matches('…'));
-            !text.is_empty()
-                && chunk_lines
-                    .iter()
-                    .any(|chunk| chunk.contains(&text) || text.contains(chunk.as_str()))
-        });
-        inside += usize::from(hit);
+        let log_path = case["log"].as_str().unwrap();
+        // `logs/<language>/<owner@repo>/failed/<job>.log`
+        let repository = log_path.split('/').nth(2).unwrap();
+        let log = std::fs::read(dir.join(log_path)).unwrap();
+        let inside = usize::from(evidence_inside_chunk(
+            &library,
+            &log,
+            case["chunk"].as_str().unwrap(),
+        ));
+        all = (all.0 + inside, all.1 + 1);
+        if held_out_repository(repository) {
+            fold_repositories.insert(repository.to_string());
+            fold = (fold.0 + inside, fold.1 + 1);
+        }
     }
-    let rate = inside as f64 / total as f64;
+    let rate = |(inside, total): (usize, usize)| inside as f64 / total as f64;
     println!(
-        "LogChunks: one of the first three evidence lines inside the marked chunk for {inside}/{total} logs = {rate:.3}"
+        "LogChunks: one of the first three evidence lines inside the marked chunk for {}/{} logs = {:.3}; on the {} held-out repositories {}/{} = {:.3}",
+        all.0,
+        all.1,
+        rate(all),
+        fold_repositories.len(),
+        fold.0,
+        fold.1,
+        rate(fold)
     );
-    assert_eq!(total, 142);
-    // Issue #4 asks for 0.85.
+    assert_eq!(all.1, 142);
+    assert_eq!(fold.1, 51);
+    assert_eq!(
+        fold_repositories
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        HELD_OUT_REPOSITORIES
+    );
+    // Issue 9 asks for 0.85 on the repositories held out of tuning, not only on the whole.
     assert!(
-        rate >= 0.85,
-        "evidence rate {rate:.3} fell below the current floor"
+        rate(all) >= 0.85,
+        "evidence rate {:.3} fell below 0.85",
+        rate(all)
+    );
+    assert!(
+        rate(fold) >= 0.85,
+        "evidence rate on the held-out repositories {:.3} is below 0.85",
+        rate(fold)
     );
 }
 
@@ -310,6 +474,43 @@ fn diagnose_cli_prints_json_and_human_output() {
         "{}",
         missing.stderr
     );
+}
+
+#[test]
+fn diagnose_reads_the_wrapped_commands_exit_status() {
+    let medic = medic();
+    let log = medic.root().join("step.log");
+    std::fs::write(&log, "building the index\n").unwrap();
+    let cases = [
+        (
+            "137",
+            "resource_exhaustion",
+            "the command exited with 137: killed by SIGKILL (Killed) (supports resource_exhaustion)",
+        ),
+        (
+            "124",
+            "timeout",
+            "the command exited with 124: the command timed out (GNU timeout) (supports timeout)",
+        ),
+    ];
+    for (code, cause, signal) in cases {
+        let result = medic.run(&[
+            "diagnose",
+            "--log",
+            &log.display().to_string(),
+            "--exit-code",
+            code,
+            "--json",
+        ]);
+        assert_eq!(result.code, 0, "{}", result.stderr);
+        let diagnosis = result.json();
+        assert_eq!(diagnosis["root_cause"], cause, "{diagnosis:#}");
+        assert_eq!(diagnosis["signals"][0], signal, "{diagnosis:#}");
+    }
+    // A status with no shared meaning adds nothing.
+    let result = medic.run(&["diagnose", "--exit-code", "1", "--json"]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(result.json()["root_cause"], "unknown");
 }
 
 #[test]
