@@ -127,6 +127,7 @@ fn main() {
         },
         audit: AuditLog::new(db.clone()),
         checkpoints: Checkpoints::new(db.clone(), "bench", &sha256),
+        rates: medic::store::rates::Rates::new(db.clone()),
         scope: Arc::new(Scope::default()),
         run_budget: RunBudget::new(),
         stop: StopSignal::new(),

@@ -114,6 +114,16 @@ pub fn load_remediation(
     };
     check_pin(&manifest, &provenance, config)?;
     check_within_ceiling(&manifest, &config.ceilings)?;
+    for (origin, handle) in manifest.secret_uses() {
+        if !config.secrets.contains_key(handle) {
+            return Err(ManifestError::Invalid {
+                origin: origin.clone(),
+                message: format!(
+                    "secret `{handle}` is not configured: the operator maps it in medic.toml `[secrets.{handle}]`"
+                ),
+            });
+        }
+    }
     check_roots(&manifest, protected)?;
     let programs = check_programs(&manifest, config)?;
     Ok(Loaded {

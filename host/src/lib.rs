@@ -16,6 +16,7 @@ pub mod nofollow;
 pub mod process;
 pub mod run;
 pub mod sandbox;
+pub mod secrets;
 pub mod stop;
 pub mod store;
 pub mod text;

@@ -20,6 +20,7 @@ pub struct Remediation {
     pub risk: String,
     tables: String,
     env: Vec<String>,
+    secrets: Vec<String>,
     limits: String,
     /// Override the component hash written into the manifest.
     pub sha256: Option<String>,
@@ -34,6 +35,7 @@ impl Remediation {
             risk: "low".to_string(),
             tables: String::new(),
             env: Vec::new(),
+            secrets: Vec::new(),
             limits: String::new(),
             sha256: None,
         }
@@ -116,6 +118,26 @@ impl Remediation {
         self
     }
 
+    /// Add `line` (e.g. `auth = "secret:token"`) to the last grant, in the manifest only:
+    /// a ceiling entry takes no secret uses.
+    pub fn in_manifest(mut self, line: &str) -> Self {
+        writeln!(self.tables, "{line} {MANIFEST_ONLY}").unwrap();
+        self
+    }
+
+    /// Add `line` (e.g. `rate = { max = 2, per = "1h" }`) to the last grant, in the ceiling
+    /// written from it only.
+    pub fn in_ceiling(mut self, line: &str) -> Self {
+        writeln!(self.tables, "{line} {CEILING_ONLY}").unwrap();
+        self
+    }
+
+    /// Let the ceiling's level use secret `handle`.
+    pub fn ceiling_secret(mut self, handle: &str) -> Self {
+        self.secrets.push(toml_string(handle));
+        self
+    }
+
     /// Set a `[limits]` entry, e.g. `("timeout", "2s")`.
     pub fn limit(mut self, key: &str, value: &str) -> Self {
         writeln!(self.limits, "{key} = {}", toml_string(value)).unwrap();
@@ -130,7 +152,7 @@ impl Remediation {
             toml_string(&self.risk),
             toml_string(sha256),
             self.env.join(", "),
-            self.tables,
+            without(&self.tables, CEILING_ONLY),
             self.limits
         )
     }
@@ -138,8 +160,7 @@ impl Remediation {
     /// The same grants and limits as a ceiling for `medic.toml`.
     pub fn ceiling(&self) -> String {
         let level = &self.risk;
-        let tables = self
-            .tables
+        let tables = without(&self.tables, MANIFEST_ONLY)
             .replace("[[capabilities.", &format!("[[ceilings.{level}."));
         let limits = if self.limits.is_empty() {
             String::new()
@@ -147,10 +168,25 @@ impl Remediation {
             format!("[ceilings.{level}.max_limits]\n{}", self.limits)
         };
         format!(
-            "[ceilings.{level}]\nenv = [{}]\n\n{tables}\n{limits}",
-            self.env.join(", ")
+            "[ceilings.{level}]\nenv = [{}]\nsecrets = [{}]\n\n{tables}\n{limits}",
+            self.env.join(", "),
+            self.secrets.join(", ")
         )
     }
+}
+
+/// Marks a line of [`Remediation::in_manifest`].
+const MANIFEST_ONLY: &str = "# manifest only";
+/// Marks a line of [`Remediation::in_ceiling`].
+const CEILING_ONLY: &str = "# ceiling only";
+
+/// `tables` without the lines marked `marker`.
+fn without(tables: &str, marker: &str) -> String {
+    tables
+        .lines()
+        .filter(|line| !line.ends_with(marker))
+        .map(|line| format!("{line}\n"))
+        .collect()
 }
 
 fn toml_string(text: &str) -> String {

@@ -38,7 +38,7 @@ impl Reply {
     }
 }
 
-type Handler = dyn Fn(&str, &str, &[u8]) -> Reply + Send + Sync;
+type Handler = dyn Fn(&str, &str, &[(String, String)], &[u8]) -> Reply + Send + Sync;
 
 /// A running server on 127.0.0.1 and an ephemeral port; stops when dropped.
 pub struct Server {
@@ -53,6 +53,31 @@ pub struct Server {
 impl Server {
     /// Start serving; `handler(method, path, body)` answers each request.
     pub fn start(handler: impl Fn(&str, &str, &[u8]) -> Reply + Send + Sync + 'static) -> Server {
+        Self::start_with_headers(move |method, path, _, body| handler(method, path, body))
+    }
+
+    /// A server that answers every request with its request line and headers as the body
+    /// (as a server that reflects what it was sent would), and one header `x-echo` holding
+    /// its `authorization`.
+    pub fn echo() -> Server {
+        Self::start_with_headers(|method, path, headers, _| {
+            let mut body = format!("{method} {path}\n");
+            let mut reply = Reply::new(200, "");
+            for (name, value) in headers {
+                body.push_str(&format!("{name}: {value}\n"));
+                if name.eq_ignore_ascii_case("authorization") {
+                    reply.headers.push(("x-echo".to_string(), value.clone()));
+                }
+            }
+            reply.body = body;
+            reply
+        })
+    }
+
+    /// Start serving; `handler(method, path, headers, body)` answers each request.
+    pub fn start_with_headers(
+        handler: impl Fn(&str, &str, &[(String, String)], &[u8]) -> Reply + Send + Sync + 'static,
+    ) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let address = listener.local_addr().expect("address");
         let hits = Arc::new(Mutex::new(Vec::new()));
@@ -138,12 +163,14 @@ fn serve(
         parts.next().unwrap_or_default().to_string(),
     );
     let mut length = 0usize;
+    let mut headers = Vec::new();
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header)? == 0 || header == "\r\n" {
             break;
         }
         if let Some((name, value)) = header.split_once(':') {
+            headers.push((name.trim().to_string(), value.trim().to_string()));
             if name.eq_ignore_ascii_case("content-length") {
                 length = value.trim().parse().unwrap_or(0);
             }
@@ -159,7 +186,7 @@ fn serve(
         .lock()
         .expect("bodies")
         .push(String::from_utf8_lossy(&body).into_owned());
-    let reply = handler(&method, &path, &body);
+    let reply = handler(&method, &path, &headers, &body);
     let mut response = format!(
         "HTTP/1.1 {} Test\r\nContent-Length: {}\r\nConnection: close\r\n",
         reply.status,

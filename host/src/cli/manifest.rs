@@ -114,6 +114,15 @@ fn render(explanation: &manifest::explain::Explanation, out: &mut Output) -> any
                 ""
             }
         ))?;
+        if !exec.secret_env.is_empty() {
+            out.line(format!(
+                "      with {} (set by the host; the remediation never sees the value)",
+                exec.secret_env.join(", ")
+            ))?;
+        }
+        if let Some(rate) = &exec.rate {
+            out.line(format!("      at most {rate}"))?;
+        }
     }
     out.line("can reach (no redirects followed; names must resolve to public addresses):")?;
     if explanation.http.is_empty() {
@@ -121,6 +130,14 @@ fn render(explanation: &manifest::explain::Explanation, out: &mut Output) -> any
     }
     for http in &explanation.http {
         out.line(format!("  {} {}", http.method, http.url))?;
+        if let Some(auth) = &http.auth {
+            out.line(format!(
+                "      authorised with {auth} (added by the host; the remediation never sees the value)"
+            ))?;
+        }
+        if let Some(rate) = &http.rate {
+            out.line(format!("      at most {rate}"))?;
+        }
     }
     out.line("can touch files (beneath these roots only; symlinks are never followed; FIFOs, sockets and devices are refused):")?;
     if explanation.fs.is_empty() {

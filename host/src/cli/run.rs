@@ -47,6 +47,7 @@ pub(crate) fn run(
         audit: &state.audit,
         data_dir: &state.data_dir,
         ceilings: &config.ceilings,
+        secrets: &config.secrets,
         dry_run: args.dry_run,
         stop,
     }))?;

@@ -382,6 +382,7 @@ fn build(
             ceiling.grants.http.extend(added.http);
             ceiling.grants.fs.extend(added.fs);
             ceiling.grants.env.extend(added.env);
+            ceiling.secrets.extend(grants.secrets.iter().cloned());
         }
         levels.push(ceiling);
     }
@@ -477,6 +478,7 @@ fn parse_ceiling(
         grants,
         max_limits,
         source: layer.source.clone(),
+        secrets: raw.secrets.clone(),
     })
 }
 

@@ -106,6 +106,9 @@ pub(crate) struct RawCeiling {
     pub(crate) fs: Vec<RawFs>,
     #[serde(default)]
     pub(crate) env: Vec<toml::Spanned<String>>,
+    /// Secret handles a remediation of this level may use. Example: `secrets = ["ci_token"]`
+    #[serde(default)]
+    pub(crate) secrets: Vec<String>,
     #[serde(default)]
     pub(crate) max_limits: RawLimits,
 }
@@ -139,4 +142,6 @@ pub(crate) struct RawDropInGrants {
     pub(crate) fs: Vec<RawFs>,
     #[serde(default)]
     pub(crate) env: Vec<toml::Spanned<String>>,
+    #[serde(default)]
+    pub(crate) secrets: Vec<String>,
 }

@@ -64,6 +64,10 @@ pub struct ExecView {
     pub args: Vec<String>,
     /// A status command `plan` may run.
     pub read_only: bool,
+    /// Variables the host sets from secrets: `NAME = secret:HANDLE`.
+    pub secret_env: Vec<String>,
+    /// The rate limit, in words.
+    pub rate: Option<String>,
 }
 
 /// One http grant.
@@ -73,6 +77,10 @@ pub struct HttpView {
     pub method: String,
     /// The URL pattern.
     pub url: String,
+    /// The credential the host adds, by handle (`bearer secret:ci_token`).
+    pub auth: Option<String>,
+    /// The rate limit, in words.
+    pub rate: Option<String>,
 }
 
 /// One fs grant.
@@ -191,6 +199,12 @@ pub fn explain(manifest: &Manifest) -> Explanation {
                 program: exec.program.display().to_string(),
                 args: exec.args.iter().map(|arg| arg.source.clone()).collect(),
                 read_only: exec.read_only,
+                secret_env: exec
+                    .secret_env
+                    .iter()
+                    .map(|(name, handle)| format!("{name} = secret:{handle}"))
+                    .collect(),
+                rate: exec.rate.as_ref().map(|rate| rate.describe()),
             })
             .collect(),
         http: manifest
@@ -200,6 +214,8 @@ pub fn explain(manifest: &Manifest) -> Explanation {
             .map(|http| HttpView {
                 method: http.method.clone(),
                 url: http.url.source.clone(),
+                auth: http.auth.as_ref().map(|auth| auth.describe()),
+                rate: http.rate.as_ref().map(|rate| rate.describe()),
             })
             .collect(),
         fs: manifest

@@ -19,7 +19,9 @@ use regex::{Regex, RegexBuilder};
 use toml::Spanned;
 
 use super::error::{ManifestError, Origin};
+use super::rate::RateLimit;
 use super::schema::{RawCapabilities, RawExec, RawFs, RawHttp};
+use super::secret_use::HttpAuth;
 
 /// Longest argument or URL pattern accepted, in bytes.
 pub const MAX_PATTERN_LEN: usize = 512;
@@ -66,6 +68,10 @@ pub struct ExecGrant {
     /// The program may be a script an interpreter runs (the manifest and the ceiling must
     /// both say so).
     pub interpreted: bool,
+    /// Variables the host sets for the program from secrets: (name, secret handle).
+    pub secret_env: Vec<(String, String)>,
+    /// At most this many calls per window.
+    pub rate: Option<RateLimit>,
     /// Where it was declared.
     pub origin: Origin,
 }
@@ -143,6 +149,10 @@ pub struct HttpGrant {
     pub method: String,
     /// Scheme, host, port and path.
     pub url: UrlPattern,
+    /// The authorisation the host adds from a secret.
+    pub auth: Option<HttpAuth>,
+    /// At most this many calls per window.
+    pub rate: Option<RateLimit>,
     /// Where it was declared.
     pub origin: Origin,
 }
@@ -527,7 +537,8 @@ impl SourceText<'_> {
 }
 
 /// Check and compile `[capabilities]`; `prefix` is the dotted path to it, for messages.
-/// `ceiling` allows `NAME_*` env entries.
+/// `ceiling` allows `NAME_*` env entries and refuses secret uses (`auth`, exec `env`),
+/// which only a manifest makes.
 pub(crate) fn parse_grants(
     raw: &RawCapabilities,
     src: &SourceText<'_>,
@@ -536,14 +547,30 @@ pub(crate) fn parse_grants(
 ) -> Result<Grants, ManifestError> {
     let mut grants = Grants::default();
     for (index, exec) in raw.exec.iter().enumerate() {
-        grants
-            .exec
-            .push(parse_exec(exec, src, &format!("{prefix}exec[{index}]"))?);
+        let field = format!("{prefix}exec[{index}]");
+        if let (true, Some(env)) = (ceiling, &exec.env) {
+            let span = env
+                .values()
+                .next()
+                .map_or_else(|| exec.program.span(), Spanned::span);
+            return src.invalid(
+                format!("{field}.env"),
+                span,
+                "a ceiling entry sets no variables; list the secrets a level may use in `secrets = [...]`",
+            );
+        }
+        grants.exec.push(parse_exec(exec, src, &field)?);
     }
     for (index, http) in raw.http.iter().enumerate() {
-        grants
-            .http
-            .push(parse_http(http, src, &format!("{prefix}http[{index}]"))?);
+        let field = format!("{prefix}http[{index}]");
+        if ceiling && http.auth.is_some() {
+            return src.invalid(
+                format!("{field}.auth"),
+                http.url.span(),
+                "a ceiling entry sends no credentials; list the secrets a level may use in `secrets = [...]`",
+            );
+        }
+        grants.http.push(parse_http(http, src, &field)?);
     }
     for (index, fs) in raw.fs.iter().enumerate() {
         grants
@@ -620,6 +647,15 @@ fn parse_exec(
         args,
         read_only: raw.read_only.unwrap_or(false),
         interpreted: raw.interpreted.unwrap_or(false),
+        secret_env: match &raw.env {
+            Some(env) => super::secret_use::parse_secret_env(env, src, field)?,
+            None => Vec::new(),
+        },
+        rate: raw
+            .rate
+            .as_ref()
+            .map(|rate| super::rate::parse_rate(rate, src, field, Some(raw.args.len())))
+            .transpose()?,
         origin: src.origin(field, span),
     })
 }
@@ -658,9 +694,32 @@ fn parse_http(
             "method `CONNECT` goes with a `tcp://` URL, and only with it",
         );
     }
+    let auth = raw
+        .auth
+        .as_ref()
+        .map(|auth| super::secret_use::parse_auth(auth, src, field))
+        .transpose()?;
+    let loopback = match &url.host {
+        HostPattern::Ip(ip) => ip.is_loopback(),
+        HostPattern::Domain(name) => name == "localhost",
+        HostPattern::Suffix(_) => false,
+    };
+    if auth.is_some() && (url.scheme == Scheme::Tcp || (url.scheme == Scheme::Http && !loopback)) {
+        return src.invalid(
+            format!("{field}.auth"),
+            raw.url.span(),
+            "credentials are sent only over https, or over http to a loopback address",
+        );
+    }
     Ok(HttpGrant {
         method,
         url,
+        auth,
+        rate: raw
+            .rate
+            .as_ref()
+            .map(|rate| super::rate::parse_rate(rate, src, field, None))
+            .transpose()?,
         origin: src.origin(field, raw.url.span()),
     })
 }

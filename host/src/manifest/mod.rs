@@ -11,8 +11,10 @@ pub mod explain;
 pub mod grant;
 pub mod inclusion;
 pub mod limits;
+pub mod rate;
 pub mod risk;
 mod schema;
+pub mod secret_use;
 
 /// The capability shapes `config.rs` reuses for ceilings.
 pub(crate) mod schema_for_config {
@@ -87,6 +89,25 @@ impl std::fmt::Display for Handles {
         .filter_map(|(label, value)| value.as_ref().map(|value| format!("{label}={value}")))
         .collect();
         f.write_str(&parts.join(" "))
+    }
+}
+
+impl Manifest {
+    /// Every secret handle the manifest uses, with the grant that uses it.
+    pub fn secret_uses(&self) -> Vec<(&Origin, &String)> {
+        let auth = self.grants.http.iter().filter_map(|grant| {
+            grant
+                .auth
+                .as_ref()
+                .map(|auth| (&grant.origin, &auth.secret))
+        });
+        let env = self.grants.exec.iter().flat_map(|grant| {
+            grant
+                .secret_env
+                .iter()
+                .map(move |(_, handle)| (&grant.origin, handle))
+        });
+        auth.chain(env).collect()
     }
 }
 

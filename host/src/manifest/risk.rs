@@ -62,6 +62,8 @@ pub struct Ceiling {
     /// The configuration file that defined this level (drop-ins name their own grants'
     /// origins); empty when no file defines it, so it grants nothing.
     pub source: PathBuf,
+    /// The secret handles a remediation of this level may use.
+    pub secrets: Vec<String>,
 }
 
 /// The operator's ceilings, one per level. A level the operator leaves out grants nothing.
@@ -166,6 +168,11 @@ pub fn check_within_ceiling(manifest: &Manifest, ceilings: &Ceilings) -> Result<
                 &fs.origin,
                 format!("fs `{}` ({})", fs.path.display(), fs.access.as_str()),
             ));
+        }
+    }
+    for (origin, handle) in manifest.secret_uses() {
+        if !ceiling.secrets.iter().any(|allowed| allowed == handle) {
+            return Err(beyond(origin, format!("secret `{handle}`")));
         }
     }
     for env in &manifest.grants.env {

@@ -74,6 +74,63 @@ pub(crate) struct RawExec {
     /// the manifest and the ceiling's entry both say so (off by default).
     /// Example: `interpreted = true`
     pub(crate) interpreted: Option<bool>,
+    /// Variables the host sets for the program from secrets; the guest never sees them.
+    /// Example: `env = { PGPASSWORD = "secret:db" }`
+    pub(crate) env: Option<std::collections::BTreeMap<String, Spanned<String>>>,
+    /// Calls allowed per window, counted durably. Example: `rate = { max = 3, per = "1h", key = "arg:1" }`
+    pub(crate) rate: Option<RawRate>,
+}
+
+/// Example: `{ max = 3, per = "1h", key = "arg:1" }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRate {
+    pub(crate) max: Spanned<u32>,
+    pub(crate) per: Spanned<String>,
+    pub(crate) key: Option<Spanned<String>>,
+}
+
+/// Example: `auth = "secret:ci_token"` (bearer) or
+/// `auth = { secret = "ci_token", scheme = "header", header = "PRIVATE-TOKEN" }`
+/// (Not `#[serde(untagged)]`: that buffers the value and loses the spans of the table
+/// form's fields.)
+#[derive(Debug, Clone)]
+pub(crate) enum RawAuth {
+    Handle(String),
+    Table(RawAuthTable),
+}
+
+impl<'de> Deserialize<'de> for RawAuth {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AuthVisitor;
+        impl<'de> serde::de::Visitor<'de> for AuthVisitor {
+            type Value = RawAuth;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a secret handle such as \"secret:ci_token\", or a table { secret, scheme, header, user }")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<RawAuth, E> {
+                Ok(RawAuth::Handle(text.to_string()))
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<RawAuth, M::Error> {
+                RawAuthTable::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawAuth::Table)
+            }
+        }
+        deserializer.deserialize_any(AuthVisitor)
+    }
+}
+
+/// The table form of `auth`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAuthTable {
+    pub(crate) secret: Spanned<String>,
+    /// `bearer` (default), `basic` or `header`.
+    pub(crate) scheme: Option<Spanned<String>>,
+    /// For `scheme = "header"`: the header's name.
+    pub(crate) header: Option<Spanned<String>>,
+    /// For `scheme = "basic"`: the user name.
+    pub(crate) user: Option<String>,
 }
 
 /// Example: `{ method = "GET", url = "http://127.0.0.1:*/health" }`
@@ -82,6 +139,10 @@ pub(crate) struct RawExec {
 pub(crate) struct RawHttp {
     pub(crate) method: Spanned<String>,
     pub(crate) url: Spanned<String>,
+    /// The host adds this authorisation from a secret. Example: `auth = "secret:ci_token"`
+    pub(crate) auth: Option<Spanned<RawAuth>>,
+    /// Calls allowed per window. Example: `rate = { max = 10, per = "1m" }`
+    pub(crate) rate: Option<RawRate>,
 }
 
 /// Example: `{ path = "/var/log/app", access = "read" }`

@@ -298,3 +298,146 @@ proptest! {
         prop_assert!(!pattern.matches(&arg));
     }
 }
+
+/// VALID with `extra` lines added to its http grant (`[[capabilities.http]]`, line 24) or
+/// its exec grant, and the url replaced.
+fn with_http(url: &str, extra: &str) -> String {
+    VALID.replace(
+        "url = \"http://127.0.0.1:*/health\"",
+        &format!("url = {url:?}\n{extra}"),
+    )
+}
+
+#[test]
+fn secret_uses_parse_in_each_form_and_refuse_what_would_leak() {
+    use super::secret_use::AuthScheme;
+    let bearer = parse(&with_http(
+        "https://ci.example.com/api/**",
+        r#"auth = "secret:ci_token""#,
+    ))
+    .unwrap();
+    let auth = bearer.grants.http[0].auth.clone().unwrap();
+    assert_eq!(
+        (auth.secret.as_str(), &auth.scheme),
+        ("ci_token", &AuthScheme::Bearer)
+    );
+    assert_eq!(
+        auth.header("abcdef"),
+        ("Authorization".into(), "Bearer abcdef".into())
+    );
+    let basic = parse(&with_http(
+        "https://ci.example.com/api/**",
+        r#"auth = { secret = "ci_token", scheme = "basic", user = "bot" }"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        basic.grants.http[0].auth.as_ref().unwrap().header("pw"),
+        ("Authorization".into(), "Basic Ym90OnB3".into())
+    );
+    let header = parse(&with_http(
+        "http://127.0.0.1:8080/api/**",
+        r#"auth = { secret = "secret:gl", scheme = "header", header = "PRIVATE-TOKEN" }"#,
+    ))
+    .unwrap();
+    assert_eq!(
+        header.grants.http[0].auth.as_ref().unwrap().header_name(),
+        "private-token"
+    );
+    let exec = parse(&VALID.replace(
+        "args = [\"restart\", \"^[a-z][a-z0-9_-]{0,63}$\"]",
+        "args = [\"restart\", \"^[a-z][a-z0-9_-]{0,63}$\"]\nenv = { PGPASSWORD = \"secret:db\" }",
+    ))
+    .unwrap();
+    assert_eq!(
+        exec.grants.exec[0].secret_env,
+        vec![("PGPASSWORD".to_string(), "db".to_string())]
+    );
+    let handles: Vec<&String> = exec
+        .secret_uses()
+        .into_iter()
+        .map(|(_, handle)| handle)
+        .collect();
+    assert_eq!(handles, vec!["db"]);
+
+    let refused = [
+        (
+            with_http("http://ci.example.com/api/**", r#"auth = "secret:ci""#),
+            "only over https",
+        ),
+        (
+            with_http("https://ci.example.com/**", r#"auth = "ci""#),
+            "not a secret handle",
+        ),
+        (
+            with_http("https://ci.example.com/**", r#"auth = "secret:""#),
+            "not a secret handle",
+        ),
+        (
+            with_http(
+                "https://ci.example.com/**",
+                r#"auth = { secret = "ci", scheme = "digest" }"#,
+            ),
+            "scheme",
+        ),
+        (
+            with_http(
+                "https://ci.example.com/**",
+                r#"auth = { secret = "ci", scheme = "header", header = "Host" }"#,
+            ),
+            "not a header name",
+        ),
+        (
+            with_http("https://ci.example.com/**", "auth = 3"),
+            "secret handle such as",
+        ),
+        (
+            VALID.replace(
+                "{0,63}$\"]",
+                "{0,63}$\"]\nenv = { LD_PRELOAD = \"secret:x\" }",
+            ),
+            "not a variable medic sets",
+        ),
+    ];
+    for (text, wanted) in refused {
+        let error = parse(&text).unwrap_err();
+        assert!(error.contains(wanted), "{wanted:?} not in {error}");
+        assert!(error.contains("r.toml:"), "names the line: {error}");
+    }
+}
+
+#[test]
+fn rate_limits_parse_and_name_what_is_wrong() {
+    let limited = parse(&VALID.replace(
+        "{0,63}$\"]",
+        "{0,63}$\"]\nrate = { max = 3, per = \"1h\", key = \"arg:1\" }",
+    ))
+    .unwrap();
+    assert_eq!(
+        limited.grants.exec[0].rate.as_ref().unwrap().describe(),
+        "3 per 1h, counted per arg:1"
+    );
+    let refused = [
+        ("rate = { max = 0, per = \"1h\" }", "at least 1"),
+        ("rate = { max = 3, per = \"soon\" }", "not a duration"),
+        ("rate = { max = 3, per = \"90d\" }", "at most 31 days"),
+        (
+            "rate = { max = 3, per = \"1h\", key = \"arg:2\" }",
+            "names no argument",
+        ),
+        (
+            "rate = { max = 3, per = \"1h\", key = \"host\" }",
+            "not a rate key",
+        ),
+    ];
+    for (line, wanted) in refused {
+        let error =
+            parse(&VALID.replace("{0,63}$\"]", &format!("{{0,63}}$\"]\n{line}"))).unwrap_err();
+        assert!(error.contains(wanted), "{wanted:?} not in {error}");
+    }
+    let error = parse(&with_http(
+        "https://a.example.com/**",
+        "rate = { max = 3, per = \"1h\", key = \"arg:0\" }",
+    ))
+    .unwrap_err();
+    assert!(error.contains("not a rate key"), "{error}");
+}

@@ -15,6 +15,7 @@
 mod report;
 
 use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,13 +25,14 @@ use thiserror::Error;
 pub use report::{CallSummary, RunReport, RunStatus};
 
 use crate::catalog::Loaded;
-use crate::config;
+use crate::config::{self, SecretSource};
 use crate::incident::Incident;
 use crate::manifest::Ceilings;
 use crate::sandbox::{
     CallContext, CallOutcome, CallReport, Operation, Prepared, RunBudget, RunContext, Sandbox,
     SandboxError, Scope,
 };
+use crate::secrets::{self, Redactor, SecretError};
 use crate::stop::StopSignal;
 use crate::store::audit::{AuditEvent, AuditLog};
 use crate::store::checkpoints::Checkpoints;
@@ -78,6 +80,8 @@ pub struct RunRequest<'a> {
     pub data_dir: &'a DataDir,
     /// The operator's ceilings.
     pub ceilings: &'a Ceilings,
+    /// Where each secret handle's value comes from (`[secrets.NAME]`).
+    pub secrets: &'a BTreeMap<String, SecretSource>,
     /// Plan only.
     pub dry_run: bool,
     /// Raised by SIGINT or SIGTERM.
@@ -115,6 +119,7 @@ impl Runner<'_> {
                 &self.run_id,
                 &request.loaded.manifest.sha256,
             ),
+            rates: crate::store::rates::Rates::new(request.db.clone()),
             scope: self.scope.clone(),
             run_budget: if operation == Operation::Rollback {
                 self.rollback_budget.clone()
@@ -145,23 +150,71 @@ impl Runner<'_> {
     }
 }
 
-/// The run's scope: the ceiling, the checked programs, the declared env values read now,
-/// and what it may not reach.
-fn scope_for(request: &RunRequest<'_>) -> Scope {
+/// The run's scope: the ceiling, the checked programs, the declared env values and the
+/// secrets read now, and what it may not reach.
+async fn scope_for(request: &RunRequest<'_>) -> Result<Scope, SecretError> {
     let manifest = &request.loaded.manifest;
-    Scope {
+    let handles: BTreeSet<String> = manifest
+        .secret_uses()
+        .into_iter()
+        .map(|(_, handle)| handle.clone())
+        .collect();
+    let secrets = secrets::resolve(&handles, request.secrets).await?;
+    let env: Vec<(String, String)> = manifest
+        .grants
+        .env
+        .iter()
+        .filter_map(|grant| config::host_env(&grant.name).map(|value| (grant.name.clone(), value)))
+        .collect();
+    let mut redactor = Redactor::new(
+        &secrets,
+        env.iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
+    // A header a server echoes back carries the secret encoded: cut that form too.
+    for auth in manifest
+        .grants
+        .http
+        .iter()
+        .filter_map(|grant| grant.auth.as_ref())
+    {
+        if let Some(value) = secrets.get(&auth.secret) {
+            let (_, header) = auth.header(value);
+            let encoded = header.strip_prefix("Basic ").unwrap_or(&header).to_string();
+            redactor = redactor.also(encoded, format!("[secret:{}]", auth.secret));
+        }
+    }
+    Ok(Scope {
         ceiling: request.ceilings.for_risk(manifest.risk).clone(),
         programs: request.loaded.programs.clone(),
-        env: manifest
-            .grants
-            .env
-            .iter()
-            .filter_map(|grant| {
-                config::host_env(&grant.name).map(|value| (grant.name.clone(), value))
-            })
-            .collect(),
+        env,
         protected: request.data_dir.protected().clone(),
-    }
+        secrets,
+        redactor,
+    })
+}
+
+/// End a run that could not start its calls: record why, close its journal, seal the log.
+fn end_before_calls(
+    request: &RunRequest<'_>,
+    run_id: &str,
+    journal: RunJournal,
+    mut report: RunReport,
+    status: RunStatus,
+    summary: String,
+) -> Result<RunReport, RunError> {
+    request.audit.append(
+        run_id,
+        &AuditEvent::RunFinished {
+            status: status.as_str().to_string(),
+            summary: summary.clone(),
+        },
+    )?;
+    journal.finish()?;
+    request.audit.seal()?;
+    report.status = status;
+    report.summary = summary;
+    Ok(report)
 }
 
 /// Run `request.loaded` against `request.incident`.
@@ -197,6 +250,20 @@ pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunEr
         },
     )?;
     let mut report = RunReport::new(&run_id, manifest, request.incident, request.dry_run);
+    let scope = match scope_for(&request).await {
+        Ok(scope) => scope,
+        Err(error) => {
+            let summary = format!("{error}; nothing was run");
+            return end_before_calls(
+                &request,
+                &run_id,
+                journal,
+                report,
+                RunStatus::Error,
+                summary,
+            );
+        }
+    };
     let prepared =
         match request
             .sandbox
@@ -211,26 +278,16 @@ pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunEr
                     }
                     _ => RunStatus::Error,
                 };
-                audit.append(
-                    &run_id,
-                    &AuditEvent::RunFinished {
-                        status: status.as_str().to_string(),
-                        summary: error.to_string(),
-                    },
-                )?;
-                journal.finish()?;
-                audit.seal()?;
-                report.status = status;
-                report.summary = error.to_string();
-                return Ok(report);
+                let summary = error.to_string();
+                return end_before_calls(&request, &run_id, journal, report, status, summary);
             }
         };
     report.compile = Some(prepared.cache);
     let runner = Runner {
-        scope: Arc::new(scope_for(&request)),
+        audit: audit.redacting(scope.redactor.clone()),
+        scope: Arc::new(scope),
         request: &request,
         prepared,
-        audit,
         run_id,
         budget: RunBudget::new(),
         rollback_budget: RunBudget::new(),
@@ -358,6 +415,15 @@ pub async fn recover_run(
     }
     // Whatever the killed run's programs left running dies before its rollback starts.
     crate::process::sweep_orphaned_cgroups();
+    // A rollback that cannot have its secrets or its component stays journalled, for a
+    // later `medic recover` to try again.
+    let scope = match scope_for(&request).await {
+        Ok(scope) => scope,
+        Err(error) => {
+            report.summary = format!("cannot roll back: {error}");
+            return Ok(report);
+        }
+    };
     let prepared =
         match request
             .sandbox
@@ -371,10 +437,10 @@ pub async fn recover_run(
         };
     report.compile = Some(prepared.cache);
     let mut runner = Runner {
-        scope: Arc::new(scope_for(&request)),
+        audit: audit.redacting(scope.redactor.clone()),
+        scope: Arc::new(scope),
         request: &request,
         prepared,
-        audit,
         run_id: record.run_id.clone(),
         budget: RunBudget::new(),
         rollback_budget: RunBudget::new(),

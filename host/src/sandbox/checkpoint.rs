@@ -1,7 +1,7 @@
 //! `checkpoint`: the guest's save and load of rollback state, audited like any host call.
 //! Checkpoints belong to this run of this component (`store/checkpoints.rs`), so one
 //! remediation can never read another's, nor a later run an earlier one's. Keys and values
-//! are capped; `plan` may load but never save.
+//! are capped; `plan` may load but never save. Keys and values are stored redacted.
 
 use std::time::Instant;
 
@@ -26,6 +26,11 @@ impl Host for HostState {
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), HostError>> {
         let started = Instant::now();
+        // What medic stores is redacted like all it writes: a declared env value saved in
+        // `apply` is not in the database, and `verify` loads it redacted.
+        let redactor = self.grants.scope.redactor.clone();
+        let key = redactor.redact(&key).into_owned();
+        let value = redactor.redact_bytes(&value).into_owned();
         let target = format!("save {key}");
         if let Err(denial) = self.begin()? {
             return self.deny("checkpoint", target, denial, started);
@@ -77,6 +82,7 @@ impl Host for HostState {
 
     async fn load(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, HostError>> {
         let started = Instant::now();
+        let key = self.grants.scope.redactor.redact(&key).into_owned();
         let target = format!("load {key}");
         if let Err(denial) = self.begin()? {
             return self.deny("checkpoint", target, denial, started);

@@ -4,9 +4,9 @@
 //! the manifest declares and the ceiling allows, from the values the run read from medic's
 //! environment when it started (this gate reads no configuration and no environment
 //! itself); any other name is denied and audited. Values are never written to the audit
-//! log, only whether the variable was set, and every value handed out is redacted from
-//! what the guest reports back (summaries, logs, stdout, stderr) before it is recorded or
-//! shown.
+//! log, only whether the variable was set, and the run's [`crate::secrets::Redactor`]
+//! cuts every declared value out of what the guest reports back (summaries, logs,
+//! stdout, stderr) before it is recorded or shown.
 
 use std::time::Instant;
 
@@ -60,9 +60,6 @@ impl Host for HostState {
             .find(|(declared, _)| *declared == name)
             .map(|(_, value)| value.clone());
         let result = if value.is_some() { "set" } else { "not set" };
-        if let Some(value) = &value {
-            self.revealed.push((name.clone(), value.clone()));
-        }
         self.record(
             "env",
             name,
@@ -71,36 +68,5 @@ impl Host for HostState {
             started,
         )?;
         Ok(Ok(value))
-    }
-}
-
-/// Shortest value worth redacting; shorter ones would blank out ordinary words.
-const MIN_REDACTED_LEN: usize = 4;
-
-/// Replace every revealed value in `text` with `[redacted:NAME]`.
-pub(crate) fn redact(text: &str, revealed: &[(String, String)]) -> String {
-    let mut text = text.to_string();
-    for (name, value) in revealed {
-        if value.len() >= MIN_REDACTED_LEN {
-            text = text.replace(value.as_str(), &format!("[redacted:{name}]"));
-        }
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn env_values_are_redacted_from_guest_text() {
-        let revealed = vec![
-            ("TOKEN".to_string(), "s3cr3t-value".to_string()),
-            ("SHORT".to_string(), "ab".to_string()),
-        ];
-        assert_eq!(
-            redact("token=s3cr3t-value, ab", &revealed),
-            "token=[redacted:TOKEN], ab"
-        );
     }
 }

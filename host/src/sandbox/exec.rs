@@ -16,6 +16,7 @@ use super::Operation;
 use super::bindings::HostError;
 use super::bindings::medic::remediation::exec::{Host, Output};
 use super::denial::{Denial, DenialKind};
+use super::rate::{Limit, exec_key};
 use super::state::HostState;
 use crate::manifest::grant::ExecGrant;
 use crate::process::{self, ProcessError, Program, Spawn};
@@ -124,6 +125,20 @@ impl Host for HostState {
         {
             return self.deny("exec", target, denial, started);
         }
+        let limits = rate_limits(
+            grant,
+            &grants.scope.ceiling.grants.exec,
+            &self.grants.manifest.name,
+            (&program, &args),
+            &target,
+        );
+        if let Err(denial) = self.admit(&limits) {
+            return self.deny("exec", target, denial, started);
+        }
+        let env = match child_env(grant, &grants.scope) {
+            Ok(env) => env,
+            Err(denial) => return self.deny("exec", target, denial, started),
+        };
         let reason = format!("matches `{}` ({})", grant.describe(), grant.origin);
         let Some(Some(checked)) = grants.scope.programs.get(&grant.program) else {
             let missing = format!("`{program}` does not exist on this host");
@@ -144,7 +159,7 @@ impl Host for HostState {
         let outcome = process::run(Spawn {
             program: Program::Checked(checked),
             args: &args,
-            env: &grants.scope.env,
+            env: &env,
             timeout,
             output_cap,
             stop: Some(&self.stop),
@@ -174,11 +189,12 @@ impl Host for HostState {
             Err(error) => format!("failed: {error}"),
         };
         self.record("exec", target, Ok(reason), result, started)?;
+        let redactor = &grants.scope.redactor;
         match outcome {
             Ok(output) => Ok(Ok(Output {
                 status: output.status,
-                stdout: output.stdout,
-                stderr: output.stderr,
+                stdout: redactor.redact_bytes(&output.stdout).into_owned(),
+                stderr: redactor.redact_bytes(&output.stderr).into_owned(),
                 stdout_truncated: output.stdout_truncated,
                 stderr_truncated: output.stderr_truncated,
             })),
@@ -188,6 +204,61 @@ impl Host for HostState {
             Err(error) => Ok(Err(HostError::Failed(error.to_string()))),
         }
     }
+}
+
+/// The limits on this call: its grant's, counted for this remediation, and each matching
+/// ceiling entry's, counted across remediations.
+fn rate_limits<'g>(
+    grant: &'g ExecGrant,
+    ceiling: &'g [ExecGrant],
+    remediation: &str,
+    (program, args): (&str, &[String]),
+    target: &str,
+) -> Vec<(Limit<'g>, String)> {
+    let own = grant.rate.as_ref().map(|rate| Limit {
+        scope: format!("remediation {remediation}: exec {}", grant.describe()),
+        rate,
+    });
+    let operator = ceiling
+        .iter()
+        .filter(|entry| entry.matches(program, args))
+        .filter_map(|entry| {
+            entry.rate.as_ref().map(|rate| Limit {
+                scope: format!("ceiling: exec {}", entry.describe()),
+                rate,
+            })
+        });
+    own.into_iter()
+        .chain(operator)
+        .map(|limit| {
+            let key = exec_key(&limit.rate.key, target, args);
+            (limit, key)
+        })
+        .collect()
+}
+
+/// The child's environment: the manifest's declared names that are set, and the grant's
+/// secret variables, which the host sets from values the guest never sees.
+fn child_env(
+    grant: &ExecGrant,
+    scope: &super::state::Scope,
+) -> Result<Vec<(String, String)>, Denial> {
+    let mut env: Vec<(String, String)> = scope
+        .env
+        .iter()
+        .filter(|(name, _)| !grant.secret_env.iter().any(|(secret, _)| secret == name))
+        .cloned()
+        .collect();
+    for (name, handle) in &grant.secret_env {
+        let value = scope.secrets.get(handle).ok_or_else(|| {
+            Denial::new(
+                DenialKind::BeyondCeiling,
+                format!("secret `{handle}` for `{name}` was not resolved for this run"),
+            )
+        })?;
+        env.push((name.clone(), value.to_string()));
+    }
+    Ok(env)
 }
 
 /// Refuse an argument that names medic's own state (its data directory, anything in it,
@@ -257,6 +328,8 @@ mod tests {
                 .collect(),
             read_only,
             interpreted: false,
+            secret_env: Vec::new(),
+            rate: None,
             origin: Origin {
                 file: "t.toml".into(),
                 field: "capabilities.exec[0]".into(),

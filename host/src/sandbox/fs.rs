@@ -509,6 +509,9 @@ impl Host for HostState {
                 )));
             }
             let summary = format!("read {} bytes", data.len());
+            // A file that holds a secret (or a declared env value) reaches the guest
+            // with it cut out, like every other byte medic hands it.
+            let data = state.grants.scope.redactor.redact_bytes(&data).into_owned();
             Ok((data, summary))
         })
     }
@@ -586,7 +589,8 @@ impl Host for HostState {
                         target.shown
                     )));
                 }
-                entries.push(entry(os_name.to_string_lossy().into_owned(), &stat));
+                let shown = state.grants.scope.redactor.redact(&os_name.to_string_lossy()).into_owned();
+                entries.push(entry(shown, &stat));
             }
             let summary = format!("{} entries", entries.len());
             Ok((entries, summary))

@@ -24,6 +24,7 @@ use super::Operation;
 use super::bindings::HostError;
 use super::bindings::medic::remediation::http::{Host, Request, Response};
 use super::denial::{Denial, DenialKind};
+use super::rate::{Limit, http_key};
 use super::state::HostState;
 use crate::manifest::grant::{HostValue, HttpGrant, Scheme, Target};
 
@@ -320,19 +321,32 @@ impl Host for HostState {
                     "`plan` is a dry run: its requests carry no body",
                 ));
             }
-            Ok((
-                url,
-                target,
-                format!(
-                    "matches `{} {}` ({})",
-                    grant.method, grant.url.source, grant.origin
-                ),
-            ))
+            let auth = auth_header(grant, &request.headers, &grants.scope.secrets)?;
+            let limits = rate_limits(
+                grant,
+                &grants.scope.ceiling.grants.http,
+                &grants.manifest.name,
+                &method,
+                &target,
+            );
+            let mut reason = format!(
+                "matches `{} {}` ({})",
+                grant.method, grant.url.source, grant.origin
+            );
+            if let Some(auth) = &grant.auth {
+                reason.push_str(&format!("; the host adds {}", auth.describe()));
+            }
+            Ok((url, target, reason, auth, limits))
         });
-        let (url, target, reason) = match decision {
+        let (url, target, reason, auth, limits) = match decision {
             Ok(allowed) => allowed,
             Err(denial) => return self.deny("http", target_text, denial, started),
         };
+        if let Err(denial) = self.admit(&limits) {
+            return self.deny("http", target_text, denial, started);
+        }
+        let mut headers = request.headers;
+        headers.extend(auth);
         let limit = self.remaining(MAX_REQUEST_TIME);
         let address = match resolve_within(&target.host, target.port, limit).await {
             Ok(address) => address,
@@ -346,11 +360,12 @@ impl Host for HostState {
             url,
             &target,
             address,
-            (request.headers, request.body),
+            (headers, request.body),
             timeout,
             body_cap,
         )
-        .await;
+        .await
+        .map(|response| redact_response(response, &grants.scope.redactor));
         let result = match &outcome {
             Ok(response) => format!(
                 "status {} body {}B{} via {address}",
@@ -388,15 +403,23 @@ impl Host for HostState {
                 "CONNECT",
                 &target,
             )?;
-            Ok((
-                target,
-                format!("matches `CONNECT {}` ({})", grant.url.source, grant.origin),
-            ))
+            let limits = rate_limits(
+                grant,
+                &grants.scope.ceiling.grants.http,
+                &grants.manifest.name,
+                "CONNECT",
+                &target,
+            );
+            let reason = format!("matches `CONNECT {}` ({})", grant.url.source, grant.origin);
+            Ok((target, reason, limits))
         });
-        let (target, reason) = match decision {
+        let (target, reason, limits) = match decision {
             Ok(allowed) => allowed,
             Err(denial) => return self.deny("http", target_text, denial, started),
         };
+        if let Err(denial) = self.admit(&limits) {
+            return self.deny("http", target_text, denial, started);
+        }
         let limit = self.remaining(MAX_REQUEST_TIME);
         let address = match resolve_within(&target.host, port, limit).await {
             Ok(address) => address,
@@ -480,6 +503,87 @@ fn check_headers(headers: &[(String, String)]) -> Result<(), Denial> {
         }
     }
     Ok(())
+}
+
+/// The header the host adds for `grant`'s `auth`, refusing a request that sets it itself
+/// (the guest may not choose, or learn, the credential).
+fn auth_header(
+    grant: &HttpGrant,
+    headers: &[(String, String)],
+    secrets: &crate::secrets::Secrets,
+) -> Result<Option<(String, String)>, Denial> {
+    let Some(auth) = &grant.auth else {
+        return Ok(None);
+    };
+    let name = auth.header_name();
+    if headers
+        .iter()
+        .any(|(header, _)| header.eq_ignore_ascii_case(&name))
+    {
+        return Err(malformed(format!(
+            "header `{name}` is set by the host from `secret:{}` for this grant ({}); the request may not set it",
+            auth.secret, grant.origin
+        )));
+    }
+    let value = secrets.get(&auth.secret).ok_or_else(|| {
+        Denial::new(
+            DenialKind::BeyondCeiling,
+            format!("secret `{}` was not resolved for this run", auth.secret),
+        )
+    })?;
+    Ok(Some(auth.header(value)))
+}
+
+/// The limits on a request: its grant's, counted for this remediation, and each matching
+/// ceiling entry's, counted across remediations.
+fn rate_limits<'g>(
+    grant: &'g HttpGrant,
+    ceiling: &'g [HttpGrant],
+    remediation: &str,
+    method: &str,
+    target: &Target,
+) -> Vec<(Limit<'g>, String)> {
+    let own = grant.rate.as_ref().map(|rate| Limit {
+        scope: format!(
+            "remediation {remediation}: {} {}",
+            grant.method, grant.url.source
+        ),
+        rate,
+    });
+    let operator = ceiling
+        .iter()
+        .filter(|entry| entry.matches(method, target))
+        .filter_map(|entry| {
+            entry.rate.as_ref().map(|rate| Limit {
+                scope: format!("ceiling: {} {}", entry.method, entry.url.source),
+                rate,
+            })
+        });
+    own.into_iter()
+        .chain(operator)
+        .map(|limit| {
+            let key = http_key(&limit.rate.key, method, target);
+            (limit, key)
+        })
+        .collect()
+}
+
+/// A response with every secret and declared env value cut out of its headers and body:
+/// a server that echoes the credential back does not hand it to the guest.
+fn redact_response(response: Response, redactor: &crate::secrets::Redactor) -> Response {
+    if redactor.is_empty() {
+        return response;
+    }
+    Response {
+        status: response.status,
+        headers: response
+            .headers
+            .into_iter()
+            .map(|(name, value)| (name, redactor.redact(&value).into_owned()))
+            .collect(),
+        body: redactor.redact_bytes(&response.body).into_owned(),
+        truncated: response.truncated,
+    }
 }
 
 /// The one resolution the client may make: the checked name to the checked address.
@@ -578,6 +682,8 @@ mod tests {
         HttpGrant {
             method: method.to_string(),
             url: UrlPattern::parse(url).unwrap(),
+            auth: None,
+            rate: None,
             origin: Origin {
                 file: "t.toml".into(),
                 field: "capabilities.http[0]".into(),

@@ -1,5 +1,5 @@
-//! `log` and `progress`: messages from the guest, escaped, kept with the run and capped by
-//! the output budget in `limits.rs`.
+//! `log` and `progress`: messages from the guest, redacted and escaped before they reach
+//! stderr or the run, and capped by the output budget in `limits.rs`.
 
 use super::bindings::medic::remediation::log::{Host, Level};
 use super::state::{HostState, LogLine, escape_text};
@@ -14,7 +14,7 @@ impl Host for HostState {
             Level::Warn => "warn",
             Level::Error => "error",
         };
-        let message = escape_text(&message);
+        let message = escape_text(&self.grants.scope.redactor.redact(&message));
         tracing::info!(remediation = %self.remediation(), level, "{message}");
         self.logs.push(LogLine {
             level: level.to_string(),
@@ -26,7 +26,11 @@ impl Host for HostState {
     async fn progress(&mut self, percent: u8, message: String) -> wasmtime::Result<()> {
         self.budget.charge_call()?;
         self.budget.charge_log(message.len())?;
-        let message = format!("{:>3}% {}", percent.min(100), escape_text(&message));
+        let message = format!(
+            "{:>3}% {}",
+            percent.min(100),
+            escape_text(&self.grants.scope.redactor.redact(&message))
+        );
         tracing::info!(remediation = %self.remediation(), "{message}");
         self.logs.push(LogLine {
             level: "progress".to_string(),

@@ -18,6 +18,7 @@ pub mod fs;
 pub mod http;
 pub mod limits;
 mod log;
+mod rate;
 mod state;
 
 use std::sync::Arc;
@@ -163,6 +164,8 @@ pub struct CallContext {
     pub audit: AuditLog,
     /// This run's checkpoints.
     pub checkpoints: Checkpoints,
+    /// The rate-limit counters.
+    pub rates: crate::store::rates::Rates,
     /// The ceiling, the checked programs, the env values, what it may not reach.
     pub scope: Arc<Scope>,
     /// What the run has spent so far, across its calls.
@@ -263,12 +266,12 @@ impl Sandbox {
             operation,
             audit: context.audit,
             checkpoints: context.checkpoints,
+            rates: context.rates,
             budget: limits::Budget::new(&limits, context.stop.clone()),
             run_budget: context.run_budget,
             stop: context.stop,
             calls: Vec::new(),
             logs: Vec::new(),
-            revealed: Vec::new(),
             audit_failure: None,
             deadline: started + limits.timeout,
             in_flight: None,
@@ -369,9 +372,12 @@ impl Sandbox {
         let state = store.into_data();
         let outcome = match state.audit_failure {
             Some(failure) => CallOutcome::Stopped(failure),
-            None => redact_outcome(outcome, &state.revealed),
+            None => redact_outcome(outcome, &state.grants.scope.redactor),
         };
-        let redact = |text: &str| env::redact(text, &state.revealed);
+        let redactor = &state.grants.scope.redactor;
+        let redact = |text: &str| redactor.redact(text).into_owned();
+        let captured =
+            |bytes: &[u8]| escape_text(&String::from_utf8_lossy(&redactor.redact_bytes(bytes)));
         let denied = state.calls.iter().any(|call| !call.allowed);
         CallReport {
             operation,
@@ -386,18 +392,18 @@ impl Sandbox {
                     message: redact(&line.message),
                 })
                 .collect(),
-            stdout: redact(&escape_text(&String::from_utf8_lossy(&stdout.contents()))),
-            stderr: redact(&escape_text(&String::from_utf8_lossy(&stderr.contents()))),
+            stdout: captured(&stdout.contents()),
+            stderr: captured(&stderr.contents()),
             duration: started.elapsed(),
         }
     }
 }
 
-fn redact_outcome(outcome: CallOutcome, revealed: &[(String, String)]) -> CallOutcome {
-    if revealed.is_empty() {
+fn redact_outcome(outcome: CallOutcome, redactor: &crate::secrets::Redactor) -> CallOutcome {
+    if redactor.is_empty() {
         return outcome;
     }
-    let redact = |text: &str| env::redact(text, revealed);
+    let redact = |text: &str| redactor.redact(text).into_owned();
     match outcome {
         CallOutcome::Steps(steps) => CallOutcome::Steps(
             steps

@@ -46,6 +46,11 @@ pub struct Scope {
     pub env: Vec<(String, String)>,
     /// What no fs call may reach: medic's own state.
     pub protected: Protected,
+    /// The secrets the manifest's grants use, resolved by the host.
+    pub secrets: crate::secrets::Secrets,
+    /// Cuts secret and declared env values out of everything this run writes or hands
+    /// the guest.
+    pub redactor: crate::secrets::Redactor,
 }
 
 /// The grants in force for a call: the manifest and the run's scope.
@@ -82,13 +87,12 @@ pub(crate) struct HostState {
     pub(crate) operation: Operation,
     pub(crate) audit: AuditLog,
     pub(crate) checkpoints: Checkpoints,
+    pub(crate) rates: crate::store::rates::Rates,
     pub(crate) budget: Budget,
     pub(crate) run_budget: Arc<RunBudget>,
     pub(crate) stop: StopSignal,
     pub(crate) calls: Vec<HostCall>,
     pub(crate) logs: Vec<LogLine>,
-    /// Environment values handed to the guest, redacted from everything it reports.
-    pub(crate) revealed: Vec<(String, String)>,
     /// Set when an audit write failed: the run stops, since unrecorded calls are not allowed.
     pub(crate) audit_failure: Option<String>,
     /// When the call's time is up: every host call's own waits end before it.
@@ -172,14 +176,15 @@ impl HostState {
             Ok(reason) => (true, reason, None),
             Err(denial) => (false, denial.reason, Some(denial.kind)),
         };
+        let redactor = &self.grants.scope.redactor;
         let call = HostCall {
             operation: self.operation.as_str().to_string(),
             capability: capability.to_string(),
-            target: bounded(target),
+            target: bounded(redactor.redact(&target).into_owned()),
             allowed,
-            reason: bounded(reason),
+            reason: bounded(redactor.redact(&reason).into_owned()),
             denial,
-            result: bounded(result),
+            result: bounded(redactor.redact(&result).into_owned()),
             duration_ms: started.elapsed().as_millis() as u64,
         };
         if !allowed {

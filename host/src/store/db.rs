@@ -1,6 +1,6 @@
-//! medic's SQLite database in the data directory: the audit log, the runs journal and the
-//! checkpoints. Opening creates the schema; the directory itself is opened and checked by
-//! `data_dir.rs` first.
+//! medic's SQLite database in the data directory: the audit log, the runs journal, the
+//! checkpoints and the rate counters. Opening creates the schema; the directory itself is
+//! opened and checked by `data_dir.rs` first.
 
 use std::path::{Path, PathBuf};
 
@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS run_checkpoints (
     updated_at  TEXT NOT NULL,
     PRIMARY KEY (run_id, component, key)
 );
+CREATE TABLE IF NOT EXISTS rate_events (
+    scope TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    at_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rate_events_key ON rate_events(scope, key, at_ms);
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
     remediation TEXT NOT NULL,

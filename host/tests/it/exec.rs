@@ -134,7 +134,12 @@ fn exec_clears_the_environment_to_declared_names() {
     );
     let report = assert_healed(&result);
     let summary = call(&report, "apply")["detail"].as_str().unwrap();
-    assert!(summary.contains("MEDIC_TEST_DECLARED=visible"), "{summary}");
+    // The child had the value; the guest gets it back redacted, as everything medic
+    // hands a guest or writes.
+    assert!(
+        summary.contains("MEDIC_TEST_DECLARED=[redacted:MEDIC_TEST_DECLARED]"),
+        "{summary}"
+    );
     assert!(
         !summary.contains("hunter2") && !summary.contains("MEDIC_TEST_SECRET"),
         "{summary}"

@@ -21,7 +21,9 @@ mod interrupt;
 mod limits;
 mod manifest;
 mod programs;
+mod rates;
 mod remediations;
+mod secrets;
 mod state;
 mod tidy;
 

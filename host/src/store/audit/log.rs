@@ -34,12 +34,27 @@ pub struct AuditRecord {
 pub struct AuditLog {
     db: Database,
     sealer: Option<Sealer>,
+    /// Cuts the run's secret and env values out of every record before it is written.
+    redactor: Option<std::sync::Arc<crate::secrets::Redactor>>,
 }
 
 impl AuditLog {
     /// The audit log in `db`, unsigned (reading, and tests of the chain alone).
     pub fn new(db: Database) -> Self {
-        AuditLog { db, sealer: None }
+        AuditLog {
+            db,
+            sealer: None,
+            redactor: None,
+        }
+    }
+
+    /// This log, writing every record through `redactor`: the last net under a run's
+    /// records, whatever field a value reached.
+    pub fn redacting(&self, redactor: crate::secrets::Redactor) -> Self {
+        AuditLog {
+            redactor: (!redactor.is_empty()).then(|| std::sync::Arc::new(redactor)),
+            ..self.clone()
+        }
     }
 
     /// The audit log in `db`, signing its head with `sealer` every [`SEAL_EVERY`] records
@@ -48,6 +63,7 @@ impl AuditLog {
         AuditLog {
             db,
             sealer: Some(sealer),
+            redactor: None,
         }
     }
 
@@ -107,6 +123,10 @@ impl AuditLog {
     /// Returns only once SQLite has committed it.
     pub fn append(&self, run_id: &str, event: &AuditEvent) -> Result<u64, DbError> {
         let data = serde_json::to_string(event).expect("audit events always serialise");
+        let data = match &self.redactor {
+            Some(redactor) => redactor.redact(&data).into_owned(),
+            None => data,
+        };
         let at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
         let mut connection = self.db.lock();
         let transaction = connection

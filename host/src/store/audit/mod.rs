@@ -54,6 +54,8 @@ pub enum DenialKind {
     /// A change in a directory that belongs to another user than root, medic's user or the
     /// owner of the granted root: that user could tamper with what medic puts there.
     ForeignDirectory,
+    /// The grant's (or the ceiling's) rate limit is used up for this window.
+    RateLimited,
 }
 
 impl DenialKind {
@@ -74,6 +76,7 @@ impl DenialKind {
             DenialKind::PseudoFilesystem => "pseudo_filesystem",
             DenialKind::CrossesMount => "crosses_mount",
             DenialKind::ForeignDirectory => "foreign_directory",
+            DenialKind::RateLimited => "rate_limited",
         }
     }
 }
