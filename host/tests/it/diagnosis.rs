@@ -467,100 +467,110 @@ fn diagnose_cli_prints_json_and_human_output() {
     );
     let missing = medic.run(&["diagnose", "--log", "/nonexistent/build.log"]);
     assert_eq!(missing.code, 2);
-    assert!(
-        missing
-            .stderr
-            .contains("cannot open log `/nonexistent/build.log`"),
-        "{}",
-        missing.stderr
+    assert_eq!(
+        missing.stderr,
+        "error: cannot open log: `/nonexistent/build.log` does not exist\n"
     );
 }
 
+/// Run medic with `stdin`, failing the test (not hanging it) if medic is still running
+/// after a minute: what a FIFO without a writer would do to a plain open.
+fn run_bounded(medic: &medic_tests::Medic, args: &[&str], stdin: &[u8]) -> medic_tests::RunResult {
+    use std::io::Write as _;
+    let mut child = medic
+        .command(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("medic starts");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in i32"));
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input.write_all(stdin).expect("medic reads its input");
+    drop(input);
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let output = match finished.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(output) => output.expect("medic's output"),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            panic!("medic {args:?} was still running after a minute: it waited on its input");
+        }
+    };
+    medic_tests::RunResult {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
 #[test]
-fn diagnose_reads_the_wrapped_commands_exit_status() {
-    let medic = medic();
-    let log = medic.root().join("step.log");
-    std::fs::write(&log, "building the index\n").unwrap();
-    let cases = [
+fn inputs_an_operator_names_must_be_regular_files_never_waited_on_or_read_without_end() {
+    let mut medic = medic();
+    // A FIFO nobody writes to: a plain open would wait for a writer for ever.
+    let fifo = medic.root().join("step.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo = fifo.display().to_string();
+    let refused = |path: &str, kind: &str| {
+        format!("`{path}` is a {kind}, not a regular file; medic never opens one")
+    };
+    let fifo_hint = |flag: &str| {
+        format!("; to read a pipe, pass `{flag}` and connect the pipe to standard input")
+    };
+    let cases: Vec<(Vec<&str>, String)> = vec![
         (
-            "137",
-            "resource_exhaustion",
-            "the command exited with 137: killed by SIGKILL (Killed) (supports resource_exhaustion)",
+            vec!["diagnose", "--log", &fifo],
+            format!(
+                "cannot open log: {}{}",
+                refused(&fifo, "FIFO"),
+                fifo_hint("--log -")
+            ),
         ),
         (
-            "124",
-            "timeout",
-            "the command exited with 124: the command timed out (GNU timeout) (supports timeout)",
+            vec!["diagnose", "--log", "/dev/zero"],
+            format!(
+                "cannot open log: {}",
+                refused("/dev/zero", "character device")
+            ),
+        ),
+        (
+            vec!["diagnose", "--alert", &fifo],
+            format!("cannot read alert: {}", refused(&fifo, "FIFO")),
+        ),
+        (
+            vec!["diagnose", "--alert", "/dev/zero"],
+            format!(
+                "cannot read alert: {}",
+                refused("/dev/zero", "character device")
+            ),
+        ),
+        (
+            vec!["patterns", "test", &fifo],
+            format!(
+                "cannot open log: {}{}",
+                refused(&fifo, "FIFO"),
+                fifo_hint("-")
+            ),
+        ),
+        (
+            vec!["patterns", "test", "/dev/zero"],
+            format!(
+                "cannot open log: {}",
+                refused("/dev/zero", "character device")
+            ),
         ),
     ];
-    for (code, cause, signal) in cases {
-        let result = medic.run(&[
-            "diagnose",
-            "--log",
-            &log.display().to_string(),
-            "--exit-code",
-            code,
-            "--json",
-        ]);
-        assert_eq!(result.code, 0, "{}", result.stderr);
-        let diagnosis = result.json();
-        assert_eq!(diagnosis["root_cause"], cause, "{diagnosis:#}");
-        assert_eq!(diagnosis["signals"][0], signal, "{diagnosis:#}");
+    for (args, message) in &cases {
+        let result = run_bounded(&medic, args, b"");
+        assert_eq!(result.code, 2, "{args:?}: {}", result.stderr);
+        assert_eq!(result.stderr, format!("error: {message}\n"), "{args:?}");
     }
-    // A status with no shared meaning adds nothing.
-    let result = medic.run(&["diagnose", "--exit-code", "1", "--json"]);
-    assert_eq!(result.code, 0, "{}", result.stderr);
-    assert_eq!(result.json()["root_cause"], "unknown");
-}
 
-#[test]
-fn diagnose_reads_alertmanager_payloads() {
-    let medic = medic();
-    let corpus = medic_tests::workspace_root().join("tests/fixtures/alertmanager");
-    let alert = corpus.join("resolved_single_disk_space.json");
-    let result = medic.run(&[
-        "diagnose",
-        "--alert",
-        &alert.display().to_string(),
-        "--json",
-    ]);
-    assert_eq!(result.code, 0, "{}", result.stderr);
-    assert_eq!(result.json()["root_cause"], "storage");
-    let bad = medic.root().join("bad-alert.json");
-    std::fs::write(&bad, r#"{"version": "4", "alerts": []}"#).unwrap();
-    let result = medic.run(&["diagnose", "--alert", &bad.display().to_string()]);
-    assert_eq!(result.code, 2);
-    assert!(
-        result.stderr.contains("`alerts` is empty"),
-        "{}",
-        result.stderr
-    );
-}
-
-#[test]
-fn patterns_cli_lists_and_tests_and_rejects_bad_files() {
-    let mut medic = medic();
-    let list = medic.run(&["patterns", "list", "--json"]);
-    assert_eq!(list.code, 0, "{}", list.stderr);
-    let patterns = list.json()["patterns"].as_array().unwrap().len();
-    assert!(patterns >= 80, "{patterns} built-in patterns");
-    let log = medic.root().join("x.log");
-    std::fs::write(
-        &log,
-        "ok\nfatal: unable to access 'https://example.com/': Could not resolve host: example.com\n",
-    )
-    .unwrap();
-    let test = medic.run(&["patterns", "test", &log.display().to_string(), "--json"]);
-    let hits = test.json()["hits"].as_array().unwrap().clone();
-    assert!(
-        hits.iter()
-            .any(|hit| hit["pattern_id"] == "network.dns" && hit["line"] == 2),
-        "{hits:?}"
-    );
-
+    // A pattern file in the operator's folder: a FIFO, then a link to /dev/zero.
     let dir = medic.root().join("patterns");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("mine.toml"), "[[pattern]]\nid = \"mine.bad\"\nregex = \"(unclosed\"\nroot_cause = \"storage\"\nseverity = \"high\"\ndescription = \"d\"\nhint = \"h\"\nweight = 1.0\n").unwrap();
     medic.config_extra(&format!(
         "[diagnosis]\npatterns_dir = \"{}\"",
         dir.display()
@@ -570,15 +580,41 @@ fn patterns_cli_lists_and_tests_and_rejects_bad_files() {
         format!("[diagnosis]\npatterns_dir = \"{}\"\n", dir.display()),
     )
     .unwrap();
-    let bad = medic.run(&["patterns", "list"]);
-    assert_eq!(bad.code, 2);
-    assert!(
-        bad.stderr.contains("mine.toml")
-            && bad.stderr.contains("pattern `mine.bad`")
-            && bad.stderr.contains("regex does not compile"),
-        "{}",
-        bad.stderr
+    let file = dir.join("mine.toml");
+    let shown = file.display().to_string();
+    nix::unistd::mkfifo(&file, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for (setup, kind) in [(None, "FIFO"), (Some("/dev/zero"), "character device")] {
+        if let Some(target) = setup {
+            std::fs::remove_file(&file).unwrap();
+            std::os::unix::fs::symlink(target, &file).unwrap();
+        }
+        for args in [&["patterns", "list"][..], &["diagnose", "--log", "-"][..]] {
+            let result = run_bounded(&medic, args, b"ok\n");
+            assert_eq!(result.code, 2, "{args:?}: {}", result.stderr);
+            assert_eq!(
+                result.stderr,
+                format!(
+                    "error: cannot read pattern file: {}\n",
+                    refused(&shown, kind)
+                ),
+                "{args:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn diagnose_reads_a_log_on_standard_input() {
+    let medic = medic();
+    let result = run_bounded(
+        &medic,
+        &["diagnose", "--log", "-", "--json"],
+        b"step 1\ncp: error writing '/srv/out.bin': No space left on device\n",
     );
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let diagnosis = result.json();
+    assert_eq!(diagnosis["root_cause"], "storage");
+    assert_eq!(diagnosis["lines"], 2);
 }
 
 #[test]
