@@ -618,6 +618,170 @@ fn diagnose_reads_a_log_on_standard_input() {
 }
 
 #[test]
+fn diagnose_output_redacts_the_secrets_a_log_holds() {
+    let medic = medic();
+    let log = medic.root().join("deploy.log");
+    std::fs::write(
+        &log,
+        "$ ./deploy.sh\n\
+psql: error: FATAL:  password authentication failed for user \"app\" (PGPASSWORD=hunter2)\n\
+curl: (22) The requested URL returned error: 401 (Authorization: Bearer abcdefghijklmnop1234)\n\
+An error occurred (AccessDenied) for AKIAABCDEFGHIJKLMNOP: access denied\n\
+The command \"./deploy.sh\" exited with 1.\n",
+    )
+    .unwrap();
+    let path = log.display().to_string();
+    let json = run_bounded(&medic, &["diagnose", "--log", &path, "--json"], b"");
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let diagnosis = json.json();
+    assert_eq!(diagnosis["root_cause"], "credential", "{diagnosis:#}");
+    let mut texts: Vec<(u64, String)> = diagnosis["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                item["line"].as_u64().unwrap(),
+                item["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(
+        texts,
+        [
+            // A value runs to the next space: the parenthesis goes with it.
+            (
+                2,
+                "psql: error: FATAL:  password authentication failed for user \"app\" (PGPASSWORD=[REDACTED]".to_string()
+            ),
+            (
+                3,
+                "curl: (22) The requested URL returned error: 401 (Authorization: [REDACTED]".to_string()
+            ),
+            (
+                4,
+                "An error occurred (AccessDenied) for [REDACTED TOKEN]: access denied".to_string()
+            ),
+            (5, "The command \"./deploy.sh\" exited with 1.".to_string()),
+        ]
+    );
+    let human = run_bounded(&medic, &["diagnose", "--log", &path], b"");
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    for output in [&json.stdout, &human.stdout] {
+        for secret in ["hunter2", "abcdefghijklmnop1234", "AKIAABCDEFGHIJKLMNOP"] {
+            assert!(!output.contains(secret), "`{secret}` shown:\n{output}");
+        }
+    }
+}
+
+#[test]
+fn diagnose_reads_the_wrapped_commands_exit_status() {
+    let medic = medic();
+    let log = medic.root().join("step.log");
+    std::fs::write(&log, "building the index\n").unwrap();
+    let cases = [
+        (
+            "137",
+            "resource_exhaustion",
+            "the command exited with 137: killed by SIGKILL (Killed) (supports resource_exhaustion)",
+        ),
+        (
+            "124",
+            "timeout",
+            "the command exited with 124: the command timed out (GNU timeout) (supports timeout)",
+        ),
+    ];
+    for (code, cause, signal) in cases {
+        let result = medic.run(&[
+            "diagnose",
+            "--log",
+            &log.display().to_string(),
+            "--exit-code",
+            code,
+            "--json",
+        ]);
+        assert_eq!(result.code, 0, "{}", result.stderr);
+        let diagnosis = result.json();
+        assert_eq!(diagnosis["root_cause"], cause, "{diagnosis:#}");
+        assert_eq!(diagnosis["signals"][0], signal, "{diagnosis:#}");
+    }
+    // A status with no shared meaning adds nothing.
+    let result = medic.run(&["diagnose", "--exit-code", "1", "--json"]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(result.json()["root_cause"], "unknown");
+}
+
+#[test]
+fn diagnose_reads_alertmanager_payloads() {
+    let medic = medic();
+    let corpus = medic_tests::workspace_root().join("tests/fixtures/alertmanager");
+    let alert = corpus.join("resolved_single_disk_space.json");
+    let result = medic.run(&[
+        "diagnose",
+        "--alert",
+        &alert.display().to_string(),
+        "--json",
+    ]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(result.json()["root_cause"], "storage");
+    let bad = medic.root().join("bad-alert.json");
+    std::fs::write(&bad, r#"{"version": "4", "alerts": []}"#).unwrap();
+    let result = medic.run(&["diagnose", "--alert", &bad.display().to_string()]);
+    assert_eq!(result.code, 2);
+    assert!(
+        result.stderr.contains("`alerts` is empty"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
+fn patterns_cli_lists_and_tests_and_rejects_bad_files() {
+    let mut medic = medic();
+    let list = medic.run(&["patterns", "list", "--json"]);
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let patterns = list.json()["patterns"].as_array().unwrap().len();
+    assert!(patterns >= 80, "{patterns} built-in patterns");
+    let log = medic.root().join("x.log");
+    std::fs::write(
+        &log,
+        "ok\nfatal: unable to access 'https://example.com/': Could not resolve host: example.com\n",
+    )
+    .unwrap();
+    let test = medic.run(&["patterns", "test", &log.display().to_string(), "--json"]);
+    let hits = test.json()["hits"].as_array().unwrap().clone();
+    assert!(
+        hits.iter()
+            .any(|hit| hit["pattern_id"] == "network.dns" && hit["line"] == 2),
+        "{hits:?}"
+    );
+
+    let dir = medic.root().join("patterns");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("mine.toml"), "[[pattern]]\nid = \"mine.bad\"\nregex = \"(unclosed\"\nroot_cause = \"storage\"\nseverity = \"high\"\ndescription = \"d\"\nhint = \"h\"\nweight = 1.0\n").unwrap();
+    medic.config_extra(&format!(
+        "[diagnosis]\npatterns_dir = \"{}\"",
+        dir.display()
+    ));
+    std::fs::write(
+        medic.config_path(),
+        format!("[diagnosis]\npatterns_dir = \"{}\"\n", dir.display()),
+    )
+    .unwrap();
+    let bad = medic.run(&["patterns", "list"]);
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("mine.toml")
+            && bad.stderr.contains("pattern `mine.bad`")
+            && bad.stderr.contains("regex does not compile"),
+        "{}",
+        bad.stderr
+    );
+}
+
+#[test]
 fn context_reports_probes_logs_and_connectivity_and_feeds_diagnosis() {
     let medic = medic();
     let server = Server::start(|_, _, _| Reply::new(200, "ok"));
