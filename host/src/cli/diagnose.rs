@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use medic::diagnosis::{self, Diagnosis, Signal};
+use medic::nofollow::{self, OpenError};
 
 use super::exit::Exit;
 use super::output::Output;
@@ -46,8 +47,9 @@ pub(crate) fn run(
     signals.extend(args.exit_code.and_then(diagnosis::exit_status_signal));
     let mut alert_text = String::new();
     if let Some(path) = &args.alert {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read alert `{}`", path.display()))?;
+        // A webhook payload is small; a FIFO, a device or a runaway file is refused.
+        let text = nofollow::read_regular_text(path, medic::incident::MAX_INCIDENT_BYTES)
+            .context("cannot read alert")?;
         for incident in medic::incident::alertmanager::parse_alertmanager(&text, path)? {
             if let Some(cause) = diagnosis::cause_for_issue_type(&incident.issue_type) {
                 signals.push(Signal {
@@ -83,10 +85,7 @@ pub(crate) fn run(
     }
     let log: Box<dyn Read> = match &args.log {
         Some(path) if path == Path::new("-") => Box::new(std::io::stdin().lock()),
-        Some(path) => Box::new(
-            std::fs::File::open(path)
-                .with_context(|| format!("cannot open log `{}`", path.display()))?,
-        ),
+        Some(path) => Box::new(open_log(path, "--log -")?),
         None => Box::new(std::io::empty()),
     };
     let input = log.chain(std::io::Cursor::new(alert_text.into_bytes()));
@@ -121,6 +120,22 @@ pub(crate) fn run(
         render(&diagnosis, out)?;
     }
     Ok(Exit::Success)
+}
+
+/// Open a log file an operator named: a regular file only, streamed, so its size does not
+/// matter; a FIFO, socket or device is refused at once rather than waited on or read
+/// without end. `stdin_flag` is how the command reads standard input instead, for the
+/// message about a pipe.
+pub(crate) fn open_log(path: &Path, stdin_flag: &str) -> anyhow::Result<std::fs::File> {
+    nofollow::open_regular_file(path).map_err(|error| {
+        let hint = match &error {
+            OpenError::SpecialFile { kind: "FIFO", .. } => format!(
+                "; to read a pipe, pass `{stdin_flag}` and connect the pipe to standard input"
+            ),
+            _ => String::new(),
+        };
+        anyhow::anyhow!("cannot open log: {error}{hint}")
+    })
 }
 
 fn render(diagnosis: &Diagnosis, out: &mut Output) -> anyhow::Result<()> {

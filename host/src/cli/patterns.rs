@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use medic::diagnosis::{self, ScanLimits};
 
 use super::exit::Exit;
@@ -63,10 +62,7 @@ pub(crate) fn run(
             let input: Box<dyn std::io::Read> = if file.as_os_str() == "-" {
                 Box::new(std::io::stdin().lock())
             } else {
-                Box::new(
-                    std::fs::File::open(&file)
-                        .with_context(|| format!("cannot open `{}`", file.display()))?,
-                )
+                Box::new(super::diagnose::open_log(&file, "-")?)
             };
             let scanned = diagnosis::scan(
                 &library,

@@ -85,6 +85,9 @@ pub enum Layer {
 /// Evidence ids medic gives lines it found by position rather than by a pattern (see
 /// `score::STEP_OUTPUT_ID`); no pattern may take one.
 pub const RESERVED_ID_PREFIX: &str = "medic.";
+/// Largest pattern file read from the operator's folder: thousands of patterns fit; a
+/// runaway file or a device does not get read into memory.
+pub const MAX_PATTERN_FILE_BYTES: u64 = 4 << 20;
 /// Longest regex source accepted.
 const MAX_REGEX_LEN: usize = 4096;
 /// Compiled size cap for one pattern.
@@ -194,6 +197,9 @@ pub enum PatternError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A pattern file is not a regular file or is larger than [`MAX_PATTERN_FILE_BYTES`].
+    #[error("cannot read pattern file: {0}")]
+    Open(crate::nofollow::OpenError),
     /// The TOML is malformed or has unknown or missing keys.
     #[error("pattern file `{file}`: {message}")]
     Syntax {
@@ -597,10 +603,9 @@ pub fn load_library(user_dir: Option<&Path>) -> Result<PatternLibrary, PatternEr
             .collect();
         files.sort();
         for path in files {
-            let text = std::fs::read_to_string(&path).map_err(|source| PatternError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            // Never waits on a FIFO or reads a device: only regular files, capped.
+            let text = crate::nofollow::read_regular_text(&path, MAX_PATTERN_FILE_BYTES)
+                .map_err(PatternError::Open)?;
             patterns.extend(parse_pattern_file(&text, &path.display().to_string())?);
         }
     }

@@ -1,4 +1,6 @@
-//! Removing secrets from text before it leaves the host (the LLM advisor's prompt).
+//! Removing secrets from text before it leaves the host: every line of a diagnosis taken
+//! from the log (evidence and summary, redacted in `score.rs` as the diagnosis is built)
+//! and the LLM advisor's prompt.
 //!
 //! Redacts `key=value` and `key: value` pairs whose key names a secret, bearer and basic
 //! authorization headers, URL userinfo, private key blocks, JWTs, and the shapes of

@@ -11,6 +11,8 @@
 //! the runner-up and a constant, so one weak match never reads as certain; `unknown` wins
 //! only when nothing specific fired, and then with low confidence.
 //!
+//! Evidence text and the summary are redacted (`redact.rs`) as the diagnosis is built.
+//!
 //! The evidence adds the last lines the failing step printed, found by position rather
 //! than by a pattern: a lint finding, a diff or a "commit the generated files" notice often
 //! explains a failure without an error word in it.
@@ -20,6 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::causality;
 use super::known_errors::{Layer, PatternLibrary};
 use super::matcher::Scan;
+use super::redact::redact;
 use super::{Alternative, Diagnosis, Evidence, RootCause, Severity};
 
 /// A fact from outside the log that supports a cause.
@@ -230,7 +233,12 @@ pub fn score(
         });
     }
     let contributions = evidence_from;
-    let evidence = order_evidence(library, scan, &contributions, root_cause, &timeline);
+    // The one place a diagnosis takes text from the log: secrets in it are redacted here,
+    // so no output of the diagnosis (human, `--json`, reports, the advisor) shows them.
+    let mut evidence = order_evidence(library, scan, &contributions, root_cause, &timeline);
+    for item in &mut evidence {
+        item.text = redact(&item.text);
+    }
     let chosen: Vec<&Contribution> = contributions
         .iter()
         .filter(|c| library.patterns[c.pattern].root_cause == root_cause)
@@ -269,14 +277,14 @@ pub fn score(
             }
         }
     }
-    let summary = summarize(
+    let summary = redact(&summarize(
         library,
         root_cause,
         round(confidence),
         chosen.first().map(|c| c.pattern),
         &evidence,
         signals,
-    );
+    ));
     Diagnosis {
         version: 1,
         root_cause,

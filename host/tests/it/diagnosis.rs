@@ -467,13 +467,213 @@ fn diagnose_cli_prints_json_and_human_output() {
     );
     let missing = medic.run(&["diagnose", "--log", "/nonexistent/build.log"]);
     assert_eq!(missing.code, 2);
-    assert!(
-        missing
-            .stderr
-            .contains("cannot open log `/nonexistent/build.log`"),
-        "{}",
-        missing.stderr
+    assert_eq!(
+        missing.stderr,
+        "error: cannot open log: `/nonexistent/build.log` does not exist\n"
     );
+}
+
+/// Run medic with `stdin`, failing the test (not hanging it) if medic is still running
+/// after a minute: what a FIFO without a writer would do to a plain open.
+fn run_bounded(medic: &medic_tests::Medic, args: &[&str], stdin: &[u8]) -> medic_tests::RunResult {
+    use std::io::Write as _;
+    let mut child = medic
+        .command(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("medic starts");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid fits in i32"));
+    let mut input = child.stdin.take().expect("stdin is piped");
+    input.write_all(stdin).expect("medic reads its input");
+    drop(input);
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    let output = match finished.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(output) => output.expect("medic's output"),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            panic!("medic {args:?} was still running after a minute: it waited on its input");
+        }
+    };
+    medic_tests::RunResult {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn inputs_an_operator_names_must_be_regular_files_never_waited_on_or_read_without_end() {
+    let mut medic = medic();
+    // A FIFO nobody writes to: a plain open would wait for a writer for ever.
+    let fifo = medic.root().join("step.fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo = fifo.display().to_string();
+    let refused = |path: &str, kind: &str| {
+        format!("`{path}` is a {kind}, not a regular file; medic never opens one")
+    };
+    let fifo_hint = |flag: &str| {
+        format!("; to read a pipe, pass `{flag}` and connect the pipe to standard input")
+    };
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["diagnose", "--log", &fifo],
+            format!(
+                "cannot open log: {}{}",
+                refused(&fifo, "FIFO"),
+                fifo_hint("--log -")
+            ),
+        ),
+        (
+            vec!["diagnose", "--log", "/dev/zero"],
+            format!(
+                "cannot open log: {}",
+                refused("/dev/zero", "character device")
+            ),
+        ),
+        (
+            vec!["diagnose", "--alert", &fifo],
+            format!("cannot read alert: {}", refused(&fifo, "FIFO")),
+        ),
+        (
+            vec!["diagnose", "--alert", "/dev/zero"],
+            format!(
+                "cannot read alert: {}",
+                refused("/dev/zero", "character device")
+            ),
+        ),
+        (
+            vec!["patterns", "test", &fifo],
+            format!(
+                "cannot open log: {}{}",
+                refused(&fifo, "FIFO"),
+                fifo_hint("-")
+            ),
+        ),
+        (
+            vec!["patterns", "test", "/dev/zero"],
+            format!(
+                "cannot open log: {}",
+                refused("/dev/zero", "character device")
+            ),
+        ),
+    ];
+    for (args, message) in &cases {
+        let result = run_bounded(&medic, args, b"");
+        assert_eq!(result.code, 2, "{args:?}: {}", result.stderr);
+        assert_eq!(result.stderr, format!("error: {message}\n"), "{args:?}");
+    }
+
+    // A pattern file in the operator's folder: a FIFO, then a link to /dev/zero.
+    let dir = medic.root().join("patterns");
+    std::fs::create_dir_all(&dir).unwrap();
+    medic.config_extra(&format!(
+        "[diagnosis]\npatterns_dir = \"{}\"",
+        dir.display()
+    ));
+    std::fs::write(
+        medic.config_path(),
+        format!("[diagnosis]\npatterns_dir = \"{}\"\n", dir.display()),
+    )
+    .unwrap();
+    let file = dir.join("mine.toml");
+    let shown = file.display().to_string();
+    nix::unistd::mkfifo(&file, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    for (setup, kind) in [(None, "FIFO"), (Some("/dev/zero"), "character device")] {
+        if let Some(target) = setup {
+            std::fs::remove_file(&file).unwrap();
+            std::os::unix::fs::symlink(target, &file).unwrap();
+        }
+        for args in [&["patterns", "list"][..], &["diagnose", "--log", "-"][..]] {
+            let result = run_bounded(&medic, args, b"ok\n");
+            assert_eq!(result.code, 2, "{args:?}: {}", result.stderr);
+            assert_eq!(
+                result.stderr,
+                format!(
+                    "error: cannot read pattern file: {}\n",
+                    refused(&shown, kind)
+                ),
+                "{args:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn diagnose_reads_a_log_on_standard_input() {
+    let medic = medic();
+    let result = run_bounded(
+        &medic,
+        &["diagnose", "--log", "-", "--json"],
+        b"step 1\ncp: error writing '/srv/out.bin': No space left on device\n",
+    );
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let diagnosis = result.json();
+    assert_eq!(diagnosis["root_cause"], "storage");
+    assert_eq!(diagnosis["lines"], 2);
+}
+
+#[test]
+fn diagnose_output_redacts_the_secrets_a_log_holds() {
+    let medic = medic();
+    let log = medic.root().join("deploy.log");
+    std::fs::write(
+        &log,
+        "$ ./deploy.sh\n\
+psql: error: FATAL:  password authentication failed for user \"app\" (PGPASSWORD=hunter2)\n\
+curl: (22) The requested URL returned error: 401 (Authorization: Bearer abcdefghijklmnop1234)\n\
+An error occurred (AccessDenied) for AKIAABCDEFGHIJKLMNOP: access denied\n\
+The command \"./deploy.sh\" exited with 1.\n",
+    )
+    .unwrap();
+    let path = log.display().to_string();
+    let json = run_bounded(&medic, &["diagnose", "--log", &path, "--json"], b"");
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let diagnosis = json.json();
+    assert_eq!(diagnosis["root_cause"], "credential", "{diagnosis:#}");
+    let mut texts: Vec<(u64, String)> = diagnosis["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                item["line"].as_u64().unwrap(),
+                item["text"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    texts.sort();
+    texts.dedup();
+    assert_eq!(
+        texts,
+        [
+            // A value runs to the next space: the parenthesis goes with it.
+            (
+                2,
+                "psql: error: FATAL:  password authentication failed for user \"app\" (PGPASSWORD=[REDACTED]".to_string()
+            ),
+            (
+                3,
+                "curl: (22) The requested URL returned error: 401 (Authorization: [REDACTED]".to_string()
+            ),
+            (
+                4,
+                "An error occurred (AccessDenied) for [REDACTED TOKEN]: access denied".to_string()
+            ),
+            (5, "The command \"./deploy.sh\" exited with 1.".to_string()),
+        ]
+    );
+    let human = run_bounded(&medic, &["diagnose", "--log", &path], b"");
+    assert_eq!(human.code, 0, "{}", human.stderr);
+    for output in [&json.stdout, &human.stdout] {
+        for secret in ["hunter2", "abcdefghijklmnop1234", "AKIAABCDEFGHIJKLMNOP"] {
+            assert!(!output.contains(secret), "`{secret}` shown:\n{output}");
+        }
+    }
 }
 
 #[test]
