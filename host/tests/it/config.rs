@@ -177,3 +177,47 @@ fn config_check_names_the_file_and_line_of_a_bad_entry() {
         result.stdout
     );
 }
+
+/// The TOML blocks of README.md's section `heading`, in order.
+fn readme_blocks(heading: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("\n### ")
+        .find(|section| section.starts_with(heading))
+        .unwrap_or_else(|| panic!("README has no section {heading:?}"));
+    section
+        .split("```toml\n")
+        .skip(1)
+        .map(|block| block.split("```").next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_readme_configuration_examples_are_valid() {
+    let medic = medic();
+    let configuration = readme_blocks("Configuration");
+    assert_eq!(configuration.len(), 2, "a ceiling and a drop-in");
+    let secrets = readme_blocks("Secrets");
+    let operator_part = secrets[0]
+        .split("# medic.toml\n")
+        .nth(1)
+        .expect("the secrets example holds a medic.toml part");
+    write(
+        &medic.config_path(),
+        &format!("{}\n{operator_part}", configuration[0]),
+    );
+    write(
+        &medic
+            .config_path()
+            .parent()
+            .unwrap()
+            .join("ceilings.d/postgres.toml"),
+        &configuration[1],
+    );
+    let result = medic.run(&["config", "check"]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    let shown = medic.run(&["config", "show", "--json"]);
+    assert!(shown.stdout.contains("pg_isready"), "{}", shown.stdout);
+    assert!(shown.stdout.contains("ci_token"), "{}", shown.stdout);
+}
