@@ -33,10 +33,10 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 /// filling a log of 100,000 durable records does not take minutes of fsyncs.
 fn private_dir() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        if let Ok(dir) = tempfile::tempdir_in(shm) {
-            return dir;
-        }
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::tempdir_in(shm)
+    {
+        return dir;
     }
     let parent = dirs::home_dir().unwrap().join(".cache/medic-bench");
     std::fs::create_dir_all(&parent).unwrap();
