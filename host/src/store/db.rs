@@ -16,6 +16,20 @@ pub const DB_FILE: &str = "medic.db";
 /// How long a writer waits for another medic process holding the write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A fingerprint of [`SCHEMA`] (FNV-1a, 31 bits) kept in SQLite's `user_version`, so that
+/// changing the schema's text runs it again on the next open.
+const SCHEMA_ID: i64 = {
+    let bytes = SCHEMA.as_bytes();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut index = 0;
+    while index < bytes.len() {
+        hash ^= bytes[index] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        index += 1;
+    }
+    (hash & 0x7fff_ffff) as i64
+};
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS events (
     seq       INTEGER PRIMARY KEY,
@@ -136,7 +150,18 @@ impl Database {
         connection
             .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
             .map_err(sqlite)?;
-        connection.execute_batch(SCHEMA).map_err(sqlite)?;
+        // The schema is created once per version of its text: a start that finds it (the
+        // usual case) reads one pragma instead of parsing every statement again.
+        let found: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(sqlite)?;
+        if found != SCHEMA_ID {
+            connection
+                .execute_batch(&format!(
+                    "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_ID}; COMMIT;"
+                ))
+                .map_err(sqlite)?;
+        }
         Ok(Database {
             connection: Arc::new(Mutex::new(connection)),
             path,
