@@ -7,11 +7,14 @@
 //! Which causes explain which consequences is a relation on the taxonomy ([`explains`]),
 //! not on patterns: whatever tool printed either line. A step ends at a wrapper line
 //! ("The command ... exited with 1"); a cause in an earlier step explains nothing here,
-//! and neither does one more than [`CAUSE_WINDOW`] lines above. Pure: it reorders nothing
-//! and reads only the scan.
+//! and neither does one more than [`CAUSE_WINDOW`] lines above. A cause may share the
+//! consequence's line (`qemu-img: error while writing: No space left on device`): the
+//! tool says who failed, the condition why. A test that failed on a connection refused or
+//! reset is a service the suite needs being down ([`as_failed_in_tests`]). Pure: it
+//! reorders nothing and reads only the scan.
 
 use super::RootCause;
-use super::known_errors::PatternLibrary;
+use super::known_errors::{Layer, PatternLibrary};
 use super::matcher::Scan;
 use super::score::{Contribution, level_factor};
 
@@ -33,7 +36,20 @@ pub(crate) fn explains(cause: RootCause, consequence: RootCause) -> bool {
         Package | Test | Build => environment,
         // A checker that cannot read its file or write its output reports a bad config.
         Configuration => matches!(cause, Credential | Storage),
+        // A hypervisor or runtime that ran out of memory or disk reports its own failure;
+        // a refused device or socket stays its own (KVM access is a virtualization issue).
+        Virtualization => matches!(cause, Storage | ResourceExhaustion),
         _ => false,
+    }
+}
+
+/// What `cause` is when it explains a failed test: the endpoint a test suite talks to is
+/// a service it depends on (a database, a cache, an API under test), so a connection that
+/// failed there is that service being down, not the network.
+pub(crate) fn as_failed_in_tests(cause: RootCause) -> RootCause {
+    match cause {
+        RootCause::Network => RootCause::ServiceDependency,
+        other => other,
     }
 }
 
@@ -50,6 +66,8 @@ pub(crate) fn attribute(library: &PatternLibrary, scan: &Scan, contributions: &m
             )
         })
         .collect();
+    // The causes that explained a failed test: they are read as a service being down.
+    let mut failed_tests_causes: Vec<usize> = Vec::new();
     for contribution in contributions.iter_mut() {
         let pattern = &library.patterns[contribution.pattern];
         if pattern.weight <= GENERIC_WEIGHT {
@@ -62,25 +80,43 @@ pub(crate) fn attribute(library: &PatternLibrary, scan: &Scan, contributions: &m
             .filter(|(index, _, _)| {
                 latest_before(scan, *index, consequence_line).is_some_and(|(line, text)| {
                     // A cause is an error the program reported, not an informational line
-                    // or a passing test's name.
-                    level_factor(text) >= 1.0 && same_step(scan, line, consequence_line)
+                    // or a passing test's name. On the consequence's own line, an errno
+                    // or a family of messages explains it, a tool's pattern only if it is
+                    // at least as strong: a registry's "not found or you do not have
+                    // permission" is a missing package, not a refusal.
+                    let cause = &library.patterns[*index];
+                    level_factor(text) >= 1.0
+                        && same_step(scan, line, consequence_line)
+                        && (line < consequence_line
+                            || cause.layer == Layer::Condition
+                            || cause.weight >= pattern.weight)
                 })
             })
             .max_by(|a, b| a.2.total_cmp(&b.2));
-        if let Some((_, cause, _)) = explained_by {
-            contribution.counts_for = *cause;
+        if let Some((cause_pattern, cause, _)) = explained_by {
+            if pattern.root_cause == RootCause::Test {
+                contribution.counts_for = as_failed_in_tests(*cause);
+                failed_tests_causes.push(*cause_pattern);
+            } else {
+                contribution.counts_for = *cause;
+            }
+        }
+    }
+    for contribution in contributions.iter_mut() {
+        if failed_tests_causes.contains(&contribution.pattern) {
+            contribution.counts_for = as_failed_in_tests(contribution.counts_for);
         }
     }
 }
 
-/// The last line before `line` that pattern `index` matched, among the hits kept, with
-/// its text.
+/// The last line up to `line` (itself included: a line may name both the failure and its
+/// cause) that pattern `index` matched, among the hits kept, with its text.
 fn latest_before(scan: &Scan, index: usize, line: u64) -> Option<(u64, &str)> {
     let hits = &scan.hits[index];
     hits.recent
         .iter()
         .chain(hits.first.iter())
-        .filter(|hit| hit.line < line)
+        .filter(|hit| hit.line <= line)
         .max_by_key(|hit| hit.line)
         .map(|hit| (hit.line, hit.text.as_str()))
 }

@@ -305,30 +305,37 @@ pub fn score(
 /// The condition-layer patterns whose last line a tool's pattern also matched: there the
 /// tool's pattern, which knows who printed the line, decides; the condition beneath it
 /// does not vote (a `Connection refused` in psql's words is the database being down).
+/// Unless the condition explains the tool's failure (`qemu-img: ... No space left on
+/// device`): then the tool said who failed and the condition why, and causality decides.
 fn shadowed_by_tools(
     library: &PatternLibrary,
     scan: &Scan,
     contributions: &[Contribution],
 ) -> BTreeSet<usize> {
-    let tool_lines: BTreeSet<u64> = contributions
-        .iter()
-        .filter(|c| {
-            let pattern = &library.patterns[c.pattern];
-            pattern.layer == Layer::Tool && pattern.weight > GENERIC_WEIGHT
-        })
-        .flat_map(|c| {
-            let hits = &scan.hits[c.pattern];
-            hits.recent
-                .iter()
-                .chain(hits.first.iter())
-                .map(|hit| hit.line)
-        })
-        .collect();
+    let mut tool_lines: BTreeMap<u64, BTreeSet<RootCause>> = BTreeMap::new();
+    for contribution in contributions {
+        let pattern = &library.patterns[contribution.pattern];
+        if pattern.layer != Layer::Tool || pattern.weight <= GENERIC_WEIGHT {
+            continue;
+        }
+        let hits = &scan.hits[contribution.pattern];
+        for hit in hits.recent.iter().chain(hits.first.iter()) {
+            tool_lines
+                .entry(hit.line)
+                .or_default()
+                .insert(pattern.root_cause);
+        }
+    }
     contributions
         .iter()
         .filter(|c| {
-            library.patterns[c.pattern].layer == Layer::Condition
-                && tool_lines.contains(&c.last_line)
+            let pattern = &library.patterns[c.pattern];
+            pattern.layer == Layer::Condition
+                && tool_lines.get(&c.last_line).is_some_and(|causes| {
+                    !causes
+                        .iter()
+                        .any(|tool_cause| causality::explains(pattern.root_cause, *tool_cause))
+                })
         })
         .map(|c| c.pattern)
         .collect()

@@ -157,6 +157,39 @@ fn diagnosis_names_the_labelled_root_cause_of_real_failures() {
     );
 }
 
+/// A confident wrong answer is worse than `unknown`: on logs of real tools that succeeded
+/// (warnings, skipped tests, `Error:` inside a JSON template, TLS key generation), the
+/// diagnosis must not name a cause with confidence at or above the threshold.
+#[test]
+fn diagnosis_is_never_confident_on_logs_of_tools_that_succeeded() {
+    let library = PatternLibrary::builtin().unwrap();
+    let path = fixtures().join("failures/benign.jsonl");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let mut confident = Vec::new();
+    let mut named = 0;
+    let mut total = 0;
+    for line in text.lines() {
+        let case: serde_json::Value = serde_json::from_str(line).unwrap();
+        let diagnosis = diagnose_text(&library, case["log"].as_str().unwrap().as_bytes());
+        total += 1;
+        if diagnosis.root_cause != RootCause::Unknown {
+            named += 1;
+            if !diagnosis.low_confidence {
+                confident.push(format!(
+                    "{}: {} ({})",
+                    case["id"],
+                    diagnosis.root_cause.as_str(),
+                    diagnosis.confidence
+                ));
+            }
+        }
+    }
+    println!("benign.jsonl: {named}/{total} named a cause, none may be confident");
+    assert_eq!(total, 20, "every benign case was read");
+    assert_eq!(confident, Vec::<String>::new());
+}
+
 #[test]
 fn error_conditions_of_other_tools_name_their_cause() {
     // Messages in the formats these tools print, for conditions dev.jsonl does not hold.
@@ -198,6 +231,45 @@ fn error_conditions_of_other_tools_name_their_cause() {
         (
             "Warning: Failed to pull image \"ghcr.io/acme/api:1.2\": no matching manifest for linux/arm64/v8 in the manifest list entries",
             "package",
+        ),
+        // The tool names who failed, the condition on the same line why (issue 9).
+        (
+            "qemu-system-aarch64: cannot set up guest memory 'ram': Cannot allocate memory",
+            "resource_exhaustion",
+        ),
+        (
+            "VBoxManage: error: Could not create the medium storage unit '/vms/a.vdi'. VBOX_E_FILE_ERROR (No space left on device)",
+            "storage",
+        ),
+        // A test that failed on a refused connection: the service it needs is down.
+        (
+            "FAILED tests/test_orders.py::test_insert - ConnectionRefusedError: [Errno 111] Connection refused",
+            "service_dependency",
+        ),
+        (
+            "error: failed to connect to the hypervisor",
+            "virtualization",
+        ),
+        (
+            "error Your lockfile needs to be updated, but yarn was run with `--frozen-lockfile`.",
+            "state_mismatch",
+        ),
+        (
+            "error: the lock file /src/Cargo.lock needs to be updated but --locked was passed to prevent this",
+            "state_mismatch",
+        ),
+        ("Unrecognized VM option 'UseFancyGC'", "configuration"),
+        (
+            "php: PHP Warning:  PHP Startup: Unable to load dynamic library 'redis.so'",
+            "configuration",
+        ),
+        (
+            "remote: Repository not found or you do not have access to it.",
+            "package",
+        ),
+        (
+            "script.pl: Execution of ./script.pl aborted due to compilation errors.",
+            "build",
         ),
     ];
     for (line, cause) in cases {
