@@ -65,7 +65,7 @@ fn main() {
     std::fs::write(
         remediation.join("remediation.toml"),
         format!(
-            "name = \"no-op\"\nversion = \"0.1.0\"\ndescription = \"does nothing\"\nrisk = \"low\"\ncomponent = \"guest.wasm\"\nsha256 = \"{sha256}\"\n"
+            "name = \"no-op\"\nversion = \"0.1.0\"\ndescription = \"does nothing\"\nrisk = \"low\"\ncomponent = \"guest.wasm\"\nsha256 = \"{sha256}\"\n\n[[handles]]\nissue_type = \"bench\"\n\n[[params]]\nname = \"attack\"\npattern = \"none\"\n"
         ),
     )
     .unwrap();

@@ -71,7 +71,7 @@ fn main() {
     let wasm = std::fs::read(medic_tests::guest_wasm("limits-abuse")).unwrap();
     let sha256 = sha256_hex(&wasm);
     let manifest_text = format!(
-        "name = \"no-op\"\nversion = \"0.1.0\"\ndescription = \"does nothing\"\nrisk = \"low\"\ncomponent = \"guest.wasm\"\nsha256 = \"{sha256}\"\n"
+        "name = \"no-op\"\nversion = \"0.1.0\"\ndescription = \"does nothing\"\nrisk = \"low\"\ncomponent = \"guest.wasm\"\nsha256 = \"{sha256}\"\n\n[[handles]]\nissue_type = \"bench\"\n\n[[params]]\nname = \"attack\"\npattern = \"none\"\n"
     );
     let remediation_dir = root.path().join("no-op");
     std::fs::create_dir_all(&remediation_dir).unwrap();

@@ -69,6 +69,55 @@ pub struct Loaded {
     pub programs: BTreeMap<PathBuf, Option<CheckedProgram>>,
 }
 
+/// A remediation bound to one incident: see [`Loaded::bound`].
+#[derive(Debug, Clone)]
+pub struct Bound {
+    /// The remediation with every grant template narrowed to its value.
+    pub loaded: Loaded,
+    /// The bound parameters, as the guest's incident carries them.
+    pub params: BTreeMap<String, String>,
+    /// Each grant a template narrowed, as it now reads (`capabilities.exec[0]: ...`).
+    pub narrowed: Vec<String>,
+}
+
+impl Loaded {
+    /// This remediation for `incident`: its parameters bound (every incident parameter
+    /// declared, every value matching its pattern, every required one present) and every
+    /// grant template narrowed to its value. `incident` carries the values a plan chose.
+    pub fn bound(
+        &self,
+        incident: &crate::incident::Incident,
+    ) -> Result<Bound, crate::manifest::params::ParamError> {
+        use crate::manifest::params;
+        let bound = params::bind(
+            &self.manifest.name,
+            &self.manifest.params,
+            incident,
+            &params::BindSources::default(),
+        )?;
+        let values = params::values(&bound);
+        let mut manifest = (*self.manifest).clone();
+        manifest.grants = manifest.grants.narrowed(&values);
+        let narrowed = self
+            .manifest
+            .grants
+            .exec
+            .iter()
+            .zip(&manifest.grants.exec)
+            .filter(|(template, _)| template.args.iter().any(|arg| arg.param.is_some()))
+            .map(|(_, exec)| format!("{}: {}", exec.origin.field, exec.describe()))
+            .collect();
+        Ok(Bound {
+            loaded: Loaded {
+                manifest: Arc::new(manifest),
+                ..self.clone()
+            },
+            params: values,
+            narrowed,
+        })
+    }
+}
+
 /// The bundled manifests, parsed.
 pub fn bundled_manifests() -> Result<Vec<Manifest>, ManifestError> {
     BUNDLED

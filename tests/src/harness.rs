@@ -22,6 +22,8 @@ pub struct Remediation {
     env: Vec<String>,
     secrets: Vec<String>,
     limits: String,
+    /// Declared parameters whose pattern is not the harness's catch-all: (name, pattern).
+    params: Vec<(String, String)>,
     /// Override the component hash written into the manifest.
     pub sha256: Option<String>,
 }
@@ -37,6 +39,7 @@ impl Remediation {
             env: Vec::new(),
             secrets: Vec::new(),
             limits: String::new(),
+            params: Vec::new(),
             sha256: None,
         }
     }
@@ -44,6 +47,38 @@ impl Remediation {
     /// Set the risk level.
     pub fn risk(mut self, risk: &str) -> Self {
         self.risk = risk.to_string();
+        self
+    }
+
+    /// Declare parameter `name` with `pattern` (the harness otherwise declares each guest
+    /// parameter with a pattern that accepts anything).
+    pub fn param(mut self, name: &str, pattern: &str) -> Self {
+        self.params.push((name.to_string(), pattern.to_string()));
+        self
+    }
+
+    /// Grant a program whose manifest arguments are `manifest_args` (templates such as
+    /// `{target}` included) and whose ceiling entry has `ceiling_args`.
+    pub fn exec_template(
+        mut self,
+        program: &str,
+        manifest_args: &[&str],
+        ceiling_args: &[&str],
+    ) -> Self {
+        let list = |args: &[&str]| {
+            args.iter()
+                .map(|arg| toml_string(arg))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(
+            self.tables,
+            "[[capabilities.exec]]\nprogram = {}\nargs = [{}] {MANIFEST_ONLY}\nargs = [{}] {CEILING_ONLY}",
+            toml_string(program),
+            list(manifest_args),
+            list(ceiling_args)
+        )
+        .unwrap();
         self
     }
 
@@ -145,8 +180,24 @@ impl Remediation {
     }
 
     fn manifest(&self, sha256: &str) -> String {
+        // The test guests read these parameters; any value is allowed, as the guests test
+        // the sandbox, not the parameter checks. The harness's incidents are `test` ones.
+        let params: String = GUEST_PARAMS
+            .iter()
+            .map(|name| {
+                let pattern = self
+                    .params
+                    .iter()
+                    .find(|(declared, _)| declared == name)
+                    .map_or("(?s).*", |(_, pattern)| pattern.as_str());
+                format!(
+                    "[[params]]\nname = \"{name}\"\npattern = {}\n\n",
+                    toml_string(pattern)
+                )
+            })
+            .collect();
         format!(
-            "name = {}\nversion = \"0.1.0\"\ndescription = \"test guest {}\"\nrisk = {}\ncomponent = \"guest.wasm\"\nsha256 = {}\n\n[capabilities]\nenv = [{}]\n\n{}\n[limits]\n{}",
+            "name = {}\nversion = \"0.1.0\"\ndescription = \"test guest {}\"\nrisk = {}\ncomponent = \"guest.wasm\"\nsha256 = {}\n\n[[handles]]\nresource_kind = \"service\"\nissue_type = \"test\"\n\n{params}[capabilities]\nenv = [{}]\n\n{}\n[limits]\n{}",
             toml_string(&self.name),
             self.guest,
             toml_string(&self.risk),
@@ -174,6 +225,37 @@ impl Remediation {
         )
     }
 }
+
+/// The incident parameters the test guests read (`grep 'param("' tests/guests`).
+const GUEST_PARAMS: &[&str] = &[
+    "args",
+    "attack",
+    "data",
+    "dir",
+    "echo",
+    "env",
+    "follow",
+    "header",
+    "key",
+    "marker",
+    "method",
+    "mode",
+    "name",
+    "needed",
+    "op",
+    "path",
+    "path2",
+    "plan",
+    "printenv",
+    "program",
+    "secret_var",
+    "steps",
+    "target",
+    "target2",
+    "tcp",
+    "url",
+    "value",
+];
 
 /// Marks a line of [`Remediation::in_manifest`].
 const MANIFEST_ONLY: &str = "# manifest only";
@@ -305,15 +387,27 @@ impl Medic {
         self.private.path().join("medic.toml")
     }
 
-    /// Write an incident with `params` and return its path.
+    /// Write a `test` incident (resource kind `service`, the harness's guests handle it)
+    /// with `params` and return its path.
     pub fn incident(&self, id: &str, params: &[(&str, &str)]) -> PathBuf {
+        self.incident_for(id, "service", "test", params)
+    }
+
+    /// Write an incident of resource `kind` and `issue_type` with `params`.
+    pub fn incident_for(
+        &self,
+        id: &str,
+        kind: &str,
+        issue_type: &str,
+        params: &[(&str, &str)],
+    ) -> PathBuf {
         let params: serde_json::Map<String, serde_json::Value> = params
             .iter()
             .map(|(key, value)| (key.to_string(), serde_json::Value::from(*value)))
             .collect();
         let incident = serde_json::json!({
-            "id": id, "source": "cli", "resource": {"kind": "service", "id": "test"},
-            "issue_type": "test", "summary": "a test incident", "params": params,
+            "id": id, "source": "cli", "resource": {"kind": kind, "id": "test"},
+            "issue_type": issue_type, "summary": "a test incident", "params": params,
         });
         let path = self.root.path().join(format!("{id}.json"));
         std::fs::write(

@@ -95,6 +95,38 @@ fn render(explanation: &manifest::explain::Explanation, out: &mut Output) -> any
     ))?;
     out.line(format!("risk: {}", explanation.risk))?;
     out.line(format!("component sha256: {}", explanation.sha256))?;
+    if !explanation.handles.is_empty() {
+        out.line(format!("handles: {}", explanation.handles.join("; ")))?;
+    }
+    out.line(
+        "reads parameters (each value must match its pattern, checked before anything runs):",
+    )?;
+    if explanation.params.is_empty() {
+        out.line("  none")?;
+    }
+    for param in &explanation.params {
+        let mut notes = vec![
+            if param.required {
+                "required"
+            } else {
+                "optional"
+            }
+            .to_string(),
+        ];
+        if let Some(default) = &param.default {
+            notes.push(format!("default `{default}`"));
+        }
+        if let Some(from) = &param.from {
+            notes.push(format!("from {from}"));
+        }
+        out.line(format!(
+            "  {} = `{}` ({}) -- {}",
+            param.name,
+            param.pattern,
+            notes.join(", "),
+            param.description
+        ))?;
+    }
     out.line("can run (directly, no shell; cleared environment; one pattern per argument, whole-argument match):")?;
     if explanation.exec.is_empty() {
         out.line("  nothing")?;

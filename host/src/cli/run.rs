@@ -19,6 +19,10 @@ pub(crate) struct Args {
     /// change while it runs.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Run it even though its manifest does not say it handles this incident's resource
+    /// kind and issue type.
+    #[arg(long)]
+    pub(crate) force: bool,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
@@ -35,6 +39,28 @@ pub(crate) fn run(
     let data_dir = super::setup::open_data_dir(&config, config_path.as_deref())?;
     let loaded =
         medic::catalog::load_remediation(&args.remediation, &config, data_dir.protected())?;
+    let manifest = &loaded.manifest;
+    if !args.force && !manifest.handles_incident(&incident, None) {
+        let handles: Vec<String> = manifest.handles.iter().map(ToString::to_string).collect();
+        anyhow::bail!(
+            "`{}` does not say it handles incidents of kind `{}` and issue type `{}` (it handles: {}); pass --force to run it anyway",
+            manifest.name,
+            medic::text::escape_control(&incident.resource.kind),
+            medic::text::escape_control(&incident.issue_type),
+            if handles.is_empty() {
+                "nothing declared".to_string()
+            } else {
+                handles.join("; ")
+            }
+        );
+    }
+    // Parameters are checked before anything is opened or run.
+    medic::manifest::params::bind(
+        &manifest.name,
+        &manifest.params,
+        &incident,
+        &medic::manifest::params::BindSources::default(),
+    )?;
     let state = super::setup::open_db(data_dir, &config)?;
     let sandbox = super::setup::sandbox(&state)?;
     let runtime = super::runtime()?;

@@ -41,6 +41,10 @@ pub struct Explanation {
     pub description: String,
     /// The pinned component hash.
     pub sha256: String,
+    /// The incidents it says it handles, e.g. `kind=service issue=service_down`.
+    pub handles: Vec<String>,
+    /// The parameters it reads; an argument `{name}` narrows to the value at run time.
+    pub params: Vec<ParamView>,
     /// Programs, with one pattern per argument.
     pub exec: Vec<ExecView>,
     /// Methods and URL patterns.
@@ -53,6 +57,23 @@ pub struct Explanation {
     pub limits: LimitsView,
     /// What looks wider than intended.
     pub warnings: Vec<Warning>,
+}
+
+/// One declared parameter.
+#[derive(Debug, Serialize)]
+pub struct ParamView {
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    pub description: String,
+    /// A run needs a value.
+    pub required: bool,
+    /// The value when nothing gives one.
+    pub default: Option<String>,
+    /// The anchored pattern every value must match.
+    pub pattern: String,
+    /// Where a plan takes it from: `resource.id`, `label:NAME`, `evidence:GROUP`.
+    pub from: Option<String>,
 }
 
 /// One exec grant.
@@ -191,13 +212,26 @@ pub fn explain(manifest: &Manifest) -> Explanation {
         risk: manifest.risk.as_str(),
         description: manifest.description.clone(),
         sha256: manifest.sha256.clone(),
+        handles: manifest.handles.iter().map(ToString::to_string).collect(),
+        params: manifest
+            .params
+            .iter()
+            .map(|param| ParamView {
+                name: param.name.clone(),
+                description: param.description.clone(),
+                required: param.required,
+                default: param.default.clone(),
+                pattern: param.pattern.source.clone(),
+                from: param.from.as_ref().map(ToString::to_string),
+            })
+            .collect(),
         exec: manifest
             .grants
             .exec
             .iter()
             .map(|exec| ExecView {
                 program: exec.program.display().to_string(),
-                args: exec.args.iter().map(|arg| arg.source.clone()).collect(),
+                args: exec.args.iter().map(ArgPattern::shown).collect(),
                 read_only: exec.read_only,
                 secret_env: exec
                     .secret_env
@@ -274,7 +308,7 @@ fn lint_arg(arg: &ArgPattern, field: &str, warnings: &mut Vec<Warning>) {
             message: format!("`{}` can match `{probe}`: a value starting with `-` is read as an option; exclude a leading `-`", arg.source),
         });
     }
-    if !(arg.source.starts_with('^') && arg.source.ends_with('$')) {
+    if arg.param.is_none() && !(arg.source.starts_with('^') && arg.source.ends_with('$')) {
         warnings.push(Warning {
             code: "exec-unanchored-pattern",
             field: field.to_string(),

@@ -105,9 +105,11 @@ impl ExecGrant {
 /// A regular expression matched against a whole argument (medic adds `^(?:` `)$`).
 #[derive(Debug, Clone)]
 pub struct ArgPattern {
-    /// As written in the manifest.
+    /// As written in the manifest; for a template (`"{service}"`), the parameter's pattern.
     pub source: String,
     regex: Regex,
+    /// The parameter a template names: at run time the pattern narrows to its value.
+    pub param: Option<String>,
 }
 
 impl ArgPattern {
@@ -123,7 +125,36 @@ impl ArgPattern {
         Ok(ArgPattern {
             source: source.to_string(),
             regex,
+            param: None,
         })
+    }
+
+    /// The pattern that accepts exactly `value`, and nothing else.
+    pub fn exactly(value: &str) -> Self {
+        let source = regex::escape(value);
+        let regex = Regex::new(&format!("^(?:{source})$")).expect("an escaped literal is a regex");
+        ArgPattern {
+            source,
+            regex,
+            param: None,
+        }
+    }
+
+    /// A pattern that accepts nothing: a template whose parameter has no value.
+    pub fn nothing(param: &str) -> Self {
+        ArgPattern {
+            source: format!("{{{param}}} (no value)"),
+            regex: Regex::new("[^\\s\\S]").expect("a valid regex"),
+            param: None,
+        }
+    }
+
+    /// As a reviewer reads it: `{service}` for a template, else the pattern.
+    pub fn shown(&self) -> String {
+        match &self.param {
+            Some(param) => format!("{{{param}}}"),
+            None => self.source.clone(),
+        }
     }
 
     /// True when the whole of `arg` matches.
@@ -503,6 +534,32 @@ impl EnvGrant {
     }
 }
 
+/// `service` for the template `{service}`; `None` for any other text.
+fn template_name(text: &str) -> Option<&str> {
+    let name = text.strip_prefix('{')?.strip_suffix('}')?;
+    super::params::is_param_name(name).then_some(name)
+}
+
+impl Grants {
+    /// The grants with every template narrowed to its parameter's value: an argument
+    /// `"{service}"` accepts exactly the bound service and nothing else; one whose
+    /// parameter has no value accepts nothing.
+    pub fn narrowed(&self, values: &std::collections::BTreeMap<String, String>) -> Grants {
+        let mut grants = self.clone();
+        for exec in &mut grants.exec {
+            for arg in &mut exec.args {
+                if let Some(param) = arg.param.clone() {
+                    *arg = match values.get(&param) {
+                        Some(value) => ArgPattern::exactly(value),
+                        None => ArgPattern::nothing(&param),
+                    };
+                }
+            }
+        }
+        grants
+    }
+}
+
 /// The file being parsed, to turn spans into line numbers.
 pub(crate) struct SourceText<'a> {
     pub(crate) file: &'a Path,
@@ -536,6 +593,16 @@ impl SourceText<'_> {
     }
 }
 
+/// Check and compile a manifest's `[capabilities]`, whose argument patterns may be
+/// templates (`"{service}"`) naming one of `params`.
+pub(crate) fn parse_manifest_grants(
+    raw: &RawCapabilities,
+    src: &SourceText<'_>,
+    params: &[super::params::ParamSpec],
+) -> Result<Grants, ManifestError> {
+    parse_grants_with(raw, src, "capabilities.", false, params)
+}
+
 /// Check and compile `[capabilities]`; `prefix` is the dotted path to it, for messages.
 /// `ceiling` allows `NAME_*` env entries and refuses secret uses (`auth`, exec `env`),
 /// which only a manifest makes.
@@ -544,6 +611,16 @@ pub(crate) fn parse_grants(
     src: &SourceText<'_>,
     prefix: &str,
     ceiling: bool,
+) -> Result<Grants, ManifestError> {
+    parse_grants_with(raw, src, prefix, ceiling, &[])
+}
+
+fn parse_grants_with(
+    raw: &RawCapabilities,
+    src: &SourceText<'_>,
+    prefix: &str,
+    ceiling: bool,
+    params: &[super::params::ParamSpec],
 ) -> Result<Grants, ManifestError> {
     let mut grants = Grants::default();
     for (index, exec) in raw.exec.iter().enumerate() {
@@ -559,7 +636,7 @@ pub(crate) fn parse_grants(
                 "a ceiling entry sets no variables; list the secrets a level may use in `secrets = [...]`",
             );
         }
-        grants.exec.push(parse_exec(exec, src, &field)?);
+        grants.exec.push(parse_exec(exec, src, &field, params)?);
     }
     for (index, http) in raw.http.iter().enumerate() {
         let field = format!("{prefix}http[{index}]");
@@ -592,6 +669,7 @@ fn parse_exec(
     raw: &RawExec,
     src: &SourceText<'_>,
     field: &str,
+    params: &[super::params::ParamSpec],
 ) -> Result<ExecGrant, ManifestError> {
     let program_field = format!("{field}.program");
     let program = raw.program.get_ref();
@@ -631,6 +709,23 @@ fn parse_exec(
     }
     let mut args = Vec::new();
     for (index, arg) in raw.args.iter().enumerate() {
+        if let Some(name) = template_name(arg.get_ref()) {
+            let Some(spec) = params.iter().find(|spec| spec.name == name) else {
+                return src.invalid(
+                    format!("{field}.args[{index}]"),
+                    arg.span(),
+                    format!(
+                        "`{}` names no declared parameter; declare `[[params]] name = \"{name}\"`",
+                        arg.get_ref()
+                    ),
+                );
+            };
+            args.push(ArgPattern {
+                param: Some(name.to_string()),
+                ..spec.pattern.clone()
+            });
+            continue;
+        }
         match ArgPattern::parse(arg.get_ref()) {
             Ok(pattern) => args.push(pattern),
             Err(message) => {

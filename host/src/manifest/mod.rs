@@ -11,6 +11,7 @@ pub mod explain;
 pub mod grant;
 pub mod inclusion;
 pub mod limits;
+pub mod params;
 pub mod rate;
 pub mod risk;
 mod schema;
@@ -56,6 +57,8 @@ pub struct Manifest {
     pub sha256: String,
     /// What incidents it handles.
     pub handles: Vec<Handles>,
+    /// The incident parameters it reads, each with the pattern its value must match.
+    pub params: Vec<params::ParamSpec>,
     /// What it may touch.
     pub grants: Grants,
     /// Resource limits.
@@ -92,7 +95,36 @@ impl std::fmt::Display for Handles {
     }
 }
 
+impl Handles {
+    /// True when every field this entry sets matches: the incident's resource kind and issue
+    /// type, and the diagnosed root cause (an entry naming a root cause never matches
+    /// without one).
+    pub fn matches(&self, incident: &crate::incident::Incident, root_cause: Option<&str>) -> bool {
+        let fits = |wanted: &Option<String>, actual: Option<&str>| {
+            wanted
+                .as_deref()
+                .is_none_or(|wanted| Some(wanted) == actual)
+        };
+        (self.resource_kind.is_some() || self.issue_type.is_some() || self.root_cause.is_some())
+            && fits(&self.resource_kind, Some(&incident.resource.kind))
+            && fits(&self.issue_type, Some(&incident.issue_type))
+            && fits(&self.root_cause, root_cause)
+    }
+}
+
 impl Manifest {
+    /// True when one of its `[[handles]]` entries matches the incident (and the diagnosed
+    /// root cause, when there is one).
+    pub fn handles_incident(
+        &self,
+        incident: &crate::incident::Incident,
+        root_cause: Option<&str>,
+    ) -> bool {
+        self.handles
+            .iter()
+            .any(|handles| handles.matches(incident, root_cause))
+    }
+
     /// Every secret handle the manifest uses, with the grant that uses it.
     pub fn secret_uses(&self) -> Vec<(&Origin, &String)> {
         let auth = self.grants.http.iter().filter_map(|grant| {
@@ -180,7 +212,8 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<Manifest, ManifestError
         );
     }
 
-    let grants = grant::parse_grants(&raw.capabilities, &src, "capabilities.", false)?;
+    let params = params::parse_params(&raw.params, &src)?;
+    let grants = grant::parse_manifest_grants(&raw.capabilities, &src, &params)?;
     let limits = limits::parse_limits(&raw.limits, &src, "limits.", Limits::default())?;
     let handles = raw
         .handles
@@ -199,6 +232,7 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<Manifest, ManifestError
         component: component.clone(),
         sha256: sha256.clone(),
         handles,
+        params,
         grants,
         limits,
         file: file.to_path_buf(),

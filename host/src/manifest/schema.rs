@@ -25,6 +25,9 @@ pub(crate) struct RawManifest {
     /// What incidents it handles. Example: `[[handles]] resource_kind = "service"`
     #[serde(default)]
     pub(crate) handles: Vec<RawHandles>,
+    /// The incident parameters it reads. Example: `[[params]] name = "service"`
+    #[serde(default)]
+    pub(crate) params: Vec<super::params::RawParam>,
     /// What it may touch. Example: `[[capabilities.exec]] program = "/usr/bin/systemctl"`
     #[serde(default)]
     pub(crate) capabilities: RawCapabilities,

@@ -1,6 +1,7 @@
 //! Manifest parsing, grants and ceilings: tables of cases, and properties that hold for
 //! any input.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use proptest::prelude::*;
@@ -440,4 +441,144 @@ fn rate_limits_parse_and_name_what_is_wrong() {
     ))
     .unwrap_err();
     assert!(error.contains("not a rate key"), "{error}");
+}
+
+/// VALID with `params` declared before its grants.
+fn with_params(params: &str) -> String {
+    VALID.replacen(
+        "[[capabilities.exec]]",
+        &format!("{params}\n[[capabilities.exec]]"),
+        1,
+    )
+}
+
+#[test]
+fn params_parse_and_name_what_is_wrong() {
+    let manifest = parse(&with_params(
+        "[[params]]\nname = \"service\"\nrequired = true\npattern = \"[a-z]{1,10}\"\nfrom = \"resource.id\"\n\
+         [[params]]\nname = \"mode\"\ndefault = \"soft\"\npattern = \"soft|hard\"\n",
+    ))
+    .unwrap();
+    assert_eq!(manifest.params.len(), 2);
+    assert_eq!(manifest.params[0].from, Some(params::ParamFrom::ResourceId));
+    assert_eq!(manifest.params[1].default.as_deref(), Some("soft"));
+    let refused = [
+        (
+            "[[params]]\nname = \"Service\"\npattern = \"x\"\n",
+            "snake_case",
+        ),
+        (
+            "[[params]]\nname = \"a\"\npattern = \"x\"\n[[params]]\nname = \"a\"\npattern = \"y\"\n",
+            "declared twice",
+        ),
+        (
+            "[[params]]\nname = \"a\"\npattern = \"(\"\n",
+            "not a valid regex",
+        ),
+        (
+            "[[params]]\nname = \"a\"\npattern = \"x\"\ndefault = \"y\"\n",
+            "does not match the parameter's pattern",
+        ),
+        (
+            "[[params]]\nname = \"a\"\npattern = \"x\"\nfrom = \"env:HOME\"\n",
+            "is not `resource.id`",
+        ),
+        ("[[params]]\nname = \"a\"\n", "missing field `pattern`"),
+    ];
+    for (params, wanted) in refused {
+        let error = parse(&with_params(params)).unwrap_err();
+        assert!(error.contains(wanted), "{wanted:?} not in {error}");
+    }
+    let error =
+        parse(&VALID.replace("\"restart\", \"^[a-z]", "\"{service}\", \"^[a-z]")).unwrap_err();
+    assert!(
+        error.contains("`{service}` names no declared parameter"),
+        "{error}"
+    );
+}
+
+#[test]
+fn binding_checks_every_value_and_takes_sources_in_order() {
+    let manifest = parse(&with_params(
+        "[[params]]\nname = \"service\"\nrequired = true\npattern = \"[a-z]{1,10}\"\nfrom = \"label:app\"\n\
+         [[params]]\nname = \"mode\"\ndefault = \"soft\"\npattern = \"soft|hard\"\n\
+         [[params]]\nname = \"path\"\npattern = \"/[a-z/]+\"\nfrom = \"evidence:path\"\n",
+    ))
+    .unwrap();
+    let incident = |params: &str, labels: &str| {
+        crate::incident::parse_incident(
+            &format!(
+                r#"{{"id": "i", "source": "cli", "resource": {{"kind": "service", "id": "web"}}, "issue_type": "x", "params": {{{params}}}, "labels": {{{labels}}}}}"#
+            ),
+            Path::new("i.json"),
+        )
+        .unwrap()
+    };
+    let none = params::BindSources::default();
+    let bind = |incident: &crate::incident::Incident, sources: &params::BindSources<'_>| {
+        params::bind("r", &manifest.params, incident, sources)
+    };
+    // The incident's own value wins over a label; the default fills the rest.
+    let bound = bind(&incident(r#""service": "api""#, r#""app": "web""#), &none).unwrap();
+    assert_eq!(bound["service"].value, "api");
+    assert_eq!(bound["service"].source, params::Provenance::Incident);
+    assert_eq!(bound["mode"].value, "soft");
+    assert_eq!(bound["mode"].source, params::Provenance::Default);
+    assert!(!bound.contains_key("path"));
+    // The label, then the evidence, then the policy.
+    let evidence = BTreeMap::from([("path".to_string(), "/var/log".to_string())]);
+    let policy = BTreeMap::from([("mode".to_string(), "hard".to_string())]);
+    let sources = params::BindSources {
+        evidence: Some(&evidence),
+        policy: Some(&policy),
+    };
+    let bound = bind(&incident("", r#""app": "web""#), &sources).unwrap();
+    assert_eq!(bound["service"].source, params::Provenance::From);
+    assert_eq!(bound["path"].value, "/var/log");
+    assert_eq!(bound["mode"].value, "hard");
+    assert_eq!(bound["mode"].source, params::Provenance::Policy);
+    // Every source is checked against the pattern, and nothing undeclared passes.
+    let errors = [
+        bind(&incident("", r#""app": "Web!""#), &none)
+            .unwrap_err()
+            .to_string(),
+        bind(&incident("", ""), &none).unwrap_err().to_string(),
+        bind(&incident(r#""service": "a", "extra": "1""#, ""), &none)
+            .unwrap_err()
+            .to_string(),
+    ];
+    assert!(
+        errors[0].contains("`Web!` (from label:app) does not match `[a-z]{1,10}`"),
+        "{}",
+        errors[0]
+    );
+    assert!(
+        errors[1].contains("needs parameter `service`"),
+        "{}",
+        errors[1]
+    );
+    assert!(
+        errors[2].contains("declares no parameter `extra`"),
+        "{}",
+        errors[2]
+    );
+    // A template narrows to exactly the value.
+    let templated = parse(
+        &with_params("[[params]]\nname = \"service\"\npattern = \"[a-z][a-z0-9_-]{0,63}\"\n")
+            .replace(
+                "\"restart\", \"^[a-z][a-z0-9_-]{0,63}$\"",
+                "\"restart\", \"{service}\"",
+            ),
+    )
+    .unwrap();
+    let values = BTreeMap::from([("service".to_string(), "web".to_string())]);
+    let narrowed = templated.grants.narrowed(&values);
+    let exec = &narrowed.exec[0];
+    let args = |arg: &str| vec!["restart".to_string(), arg.to_string()];
+    assert!(exec.matches("/usr/bin/supervisorctl", &args("web")));
+    assert!(!exec.matches("/usr/bin/supervisorctl", &args("api")));
+    assert!(
+        !templated.grants.narrowed(&BTreeMap::new()).exec[0]
+            .matches("/usr/bin/supervisorctl", &args("web"))
+    );
 }

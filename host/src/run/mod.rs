@@ -53,6 +53,9 @@ pub enum RunError {
     /// The incident could not be recorded.
     #[error("incident: {0}")]
     Incident(#[from] serde_json::Error),
+    /// The incident's parameters do not fit the remediation: nothing ran.
+    #[error(transparent)]
+    Params(#[from] crate::manifest::params::ParamError),
 }
 
 /// A fresh run id: time-ordered, with a random suffix.
@@ -219,6 +222,21 @@ fn end_before_calls(
 
 /// Run `request.loaded` against `request.incident`.
 pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunError> {
+    // Bound here, whoever calls: no run starts with an unchecked value or a wide template.
+    let crate::catalog::Bound {
+        loaded: bound,
+        params,
+        narrowed,
+    } = request.loaded.bound(request.incident)?;
+    let incident = Incident {
+        params: params.clone(),
+        ..request.incident.clone()
+    };
+    let request = RunRequest {
+        loaded: &bound,
+        incident: &incident,
+        ..request
+    };
     let run_id = new_run_id();
     let manifest = &request.loaded.manifest;
     let audit = request.audit.clone();
@@ -247,6 +265,8 @@ pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunEr
             risk: manifest.risk.as_str().to_string(),
             incident_id: request.incident.id.clone(),
             dry_run: request.dry_run,
+            params,
+            narrowed,
         },
     )?;
     let mut report = RunReport::new(&run_id, manifest, request.incident, request.dry_run);
@@ -395,6 +415,16 @@ pub async fn recover_run(
     record: &RunRecord,
     journal: RunJournal,
 ) -> Result<RunReport, RunError> {
+    let bound = request.loaded.bound(request.incident)?;
+    let incident = Incident {
+        params: bound.params,
+        ..request.incident.clone()
+    };
+    let request = RunRequest {
+        loaded: &bound.loaded,
+        incident: &incident,
+        ..request
+    };
     let manifest = &request.loaded.manifest;
     let audit = request.audit.clone();
     let mut report = RunReport::new(&record.run_id, manifest, request.incident, false);

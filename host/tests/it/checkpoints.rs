@@ -95,13 +95,11 @@ fn a_bare_name_is_bundled_and_never_a_directory() {
     let mut shadow = Remediation::new("limits-abuse");
     shadow.name = "free-disk-space".to_string();
     let shadow_dir = medic.install(&shadow);
-    let incident = medic.incident(
+    let incident = medic.incident_for(
         "shadow",
-        &[
-            ("attack", "none"),
-            ("dir", "/nonexistent"),
-            ("max_bytes", "1"),
-        ],
+        "host",
+        "disk_full",
+        &[("dir", "/nonexistent"), ("max_bytes", "1")],
     );
     let incident = incident.display().to_string();
     let by_path = medic.run(&[

@@ -23,8 +23,10 @@ fn disk_incident(medic: &Medic) -> std::path::PathBuf {
         .unwrap()
         .keep();
     std::fs::write(logs.join("app.log.1"), vec![b'x'; 10_000]).unwrap();
-    medic.incident(
+    medic.incident_for(
         "layers",
+        "host",
+        "disk_full",
         &[("dir", &logs.display().to_string()), ("max_bytes", "1MB")],
     )
 }

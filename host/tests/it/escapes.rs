@@ -212,8 +212,10 @@ fn a_directory_another_user_made_first_is_not_used() {
     let squatted = logs.path().join(".medic-quarantine");
     std::fs::create_dir(&squatted).unwrap();
     nix::unistd::chown(&squatted, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
-    let incident = medic.incident(
+    let incident = medic.incident_for(
         "squat",
+        "host",
+        "disk_full",
         &[
             ("dir", &logs.path().display().to_string()),
             ("max_bytes", "150KB"),

@@ -20,6 +20,7 @@ mod http;
 mod interrupt;
 mod limits;
 mod manifest;
+mod params;
 mod programs;
 mod rates;
 mod remediations;

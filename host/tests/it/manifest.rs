@@ -204,7 +204,14 @@ fn manifest_explain_lists_everything_and_warns_about_wide_grants() {
     assert!(
         human
             .stdout
-            .contains("/usr/bin/supervisorctl <restart> <^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$>"),
+            .contains("/usr/bin/supervisorctl <restart> <{service}>"),
+        "a template is shown as such: {}",
+        human.stdout
+    );
+    assert!(
+        human
+            .stdout
+            .contains("service = `[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}` (required, from resource.id)"),
         "{}",
         human.stdout
     );

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use medic_tests::{Medic, Reply, RunResult, Server};
 
-use super::{assert_denied, assert_healed, medic};
+use super::{assert_healed, medic};
 
 /// A log directory under /tmp (the bundled manifest grants /tmp, not every temp dir).
 fn log_dir() -> tempfile::TempDir {
@@ -58,8 +58,10 @@ fn free_disk_space_quarantines_oldest_rotated_files_until_under_budget() {
     }
     write_aged(&dir.join("upload.tmp"), 50_000, 9);
     let before = names(dir);
-    let incident = medic.incident(
+    let incident = medic.incident_for(
         "disk-1",
+        "host",
+        "disk_full",
         &[("dir", &dir.display().to_string()), ("max_bytes", "500KB")],
     );
 
@@ -109,8 +111,10 @@ fn free_disk_space_rolls_back_when_it_cannot_get_under_budget() {
     let dir = logs.path();
     write_aged(&dir.join("app.log"), 600_000, 0);
     write_aged(&dir.join("app.log.1"), 100_000, 1);
-    let incident = medic.incident(
+    let incident = medic.incident_for(
         "disk-2",
+        "host",
+        "disk_full",
         &[("dir", &dir.display().to_string()), ("max_bytes", "500KB")],
     );
     let result = run_bundled(&medic, "free-disk-space", &incident, &[]);
@@ -162,7 +166,12 @@ fn prometheus_like(config_valid: bool) -> Server {
 fn reload_config_reloads_and_confirms_through_the_status_endpoint() {
     let medic = medic();
     let server = prometheus_like(true);
-    let incident = medic.incident("reload-1", &[("admin_url", &server.url(""))]);
+    let incident = medic.incident_for(
+        "reload-1",
+        "service",
+        "config_reload_failed",
+        &[("admin_url", &server.url(""))],
+    );
     let report = assert_healed(&run_bundled(&medic, "reload-config", &incident, &[]));
     assert_eq!(
         server.hits(),
@@ -184,7 +193,12 @@ fn reload_config_reloads_and_confirms_through_the_status_endpoint() {
 fn reload_config_reports_a_failed_reload() {
     let medic = medic();
     let server = prometheus_like(false);
-    let incident = medic.incident("reload-2", &[("admin_url", &server.url(""))]);
+    let incident = medic.incident_for(
+        "reload-2",
+        "service",
+        "config_reload_failed",
+        &[("admin_url", &server.url(""))],
+    );
     let result = run_bundled(&medic, "reload-config", &incident, &[]);
     assert_eq!(result.code, 1, "{}{}", result.stdout, result.stderr);
     let report = result.json();
@@ -282,8 +296,10 @@ fn restart_service_restarts_a_stopped_supervised_program_and_checks_health() {
     };
     let medic = medic();
     let health = format!("http://127.0.0.1:{}/", supervisor.web_port);
-    let incident = medic.incident(
+    let incident = medic.incident_for(
         "restart-1",
+        "service",
+        "service_down",
         &[
             ("service", "web"),
             ("supervisor_url", &supervisor.url),
@@ -305,17 +321,28 @@ fn restart_service_restarts_a_stopped_supervised_program_and_checks_health() {
         "{report:#}"
     );
 
-    let hostile = medic.incident(
+    // A value outside the declared pattern never reaches the guest: refused as input,
+    // before anything runs.
+    let hostile = medic.incident_for(
         "restart-2",
+        "service",
+        "service_down",
         &[
             ("service", "web;reboot"),
             ("supervisor_url", &supervisor.url),
             ("health_url", &health),
         ],
     );
-    assert_denied(
-        &run_bundled(&medic, "restart-service", &hostile, &[]),
-        "exec",
-        "not_in_manifest",
+    let runs_before = medic.run(&["audit", "show", "--all", "--json"]).json();
+    let refused = run_bundled(&medic, "restart-service", &hostile, &[]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("parameter `service` = `web;reboot` (from the incident) does not match"),
+        "{}",
+        refused.stderr
     );
+    let runs_after = medic.run(&["audit", "show", "--all", "--json"]).json();
+    assert_eq!(runs_before, runs_after, "nothing ran, nothing was recorded");
 }

@@ -121,6 +121,12 @@ pub enum AuditEvent {
         incident_id: String,
         /// Plan only.
         dry_run: bool,
+        /// The bound parameters the run used.
+        #[serde(default)]
+        params: std::collections::BTreeMap<String, String>,
+        /// Each grant a parameter narrowed, as it then read.
+        #[serde(default)]
+        narrowed: Vec<String>,
     },
     /// A host call was decided (and, if allowed, performed).
     HostCall(HostCall),
