@@ -84,9 +84,13 @@ impl Loaded {
     /// This remediation for `incident`: its parameters bound (every incident parameter
     /// declared, every value matching its pattern, every required one present) and every
     /// grant template narrowed to its value. `incident` carries the values a plan chose.
+    /// A root named by a parameter is then held to what a written one is at load: within
+    /// the ceiling, clear of medic's state, reached without a symlink.
     pub fn bound(
         &self,
         incident: &crate::incident::Incident,
+        ceilings: &manifest::Ceilings,
+        protected: &Protected,
     ) -> Result<Bound, crate::manifest::params::ParamError> {
         use crate::manifest::params;
         let bound = params::bind(
@@ -97,7 +101,15 @@ impl Loaded {
         )?;
         let values = params::values(&bound);
         let mut manifest = (*self.manifest).clone();
-        manifest.grants = manifest.grants.narrowed(&values);
+        manifest.grants = manifest
+            .grants
+            .narrowed(&values)
+            .map_err(params::ParamError::Narrowed)?;
+        if self.manifest.grants.fs.iter().any(|fs| fs.param.is_some()) {
+            let refused = |error: ManifestError| params::ParamError::Narrowed(error.to_string());
+            manifest::check_within_ceiling(&manifest, ceilings).map_err(refused)?;
+            check_roots(&manifest, protected).map_err(refused)?;
+        }
         let narrowed = self
             .manifest
             .grants
@@ -106,6 +118,26 @@ impl Loaded {
             .zip(&manifest.grants.exec)
             .filter(|(template, _)| template.args.iter().any(|arg| arg.param.is_some()))
             .map(|(_, exec)| format!("{}: {}", exec.origin.field, exec.describe()))
+            .chain(
+                self.manifest
+                    .grants
+                    .fs
+                    .iter()
+                    .filter(|fs| fs.param.is_some())
+                    .filter_map(|template| {
+                        let fs = manifest
+                            .grants
+                            .fs
+                            .iter()
+                            .find(|fs| fs.origin.field == template.origin.field)?;
+                        Some(format!(
+                            "{}: {} ({})",
+                            fs.origin.field,
+                            fs.path.display(),
+                            fs.access.as_str()
+                        ))
+                    }),
+            )
             .collect();
         Ok(Bound {
             loaded: Loaded {
@@ -234,7 +266,13 @@ fn check_pin(
 /// No granted root may be, contain or lie inside medic's state, nor be reached through a
 /// symlink (every call opens it without following one, so such a grant could never work).
 fn check_roots(manifest: &Manifest, protected: &Protected) -> Result<(), ManifestError> {
-    for grant in &manifest.grants.fs {
+    // A root named by a parameter is checked once it is bound (`Loaded::bound`).
+    for grant in manifest
+        .grants
+        .fs
+        .iter()
+        .filter(|grant| grant.param.is_none())
+    {
         if let Some((relation, state)) = protected.relation_of_path(&grant.path) {
             return Err(ManifestError::Unsafe {
                 origin: grant.origin.clone(),

@@ -470,8 +470,11 @@ fn compile_path(path: &str) -> Result<Regex, String> {
 /// One root directory and what may be done beneath it.
 #[derive(Debug, Clone)]
 pub struct FsGrant {
-    /// Absolute, normalised.
+    /// Absolute, normalised; for a template (`"{dir}"`), the text `{dir}`, which no path
+    /// is under.
     pub path: PathBuf,
+    /// The parameter a template names: at run time the root becomes its value.
+    pub param: Option<String>,
     /// Read, or read and write.
     pub access: Access,
     /// Where it was declared.
@@ -482,6 +485,9 @@ impl FsGrant {
     /// The part of `path` below this root, when `path` is the root or under it
     /// (component-wise, so `/var/logs` is not under `/var/log`).
     pub fn relative<'p>(&self, path: &'p Path) -> Option<&'p Path> {
+        if self.param.is_some() {
+            return None;
+        }
         path.strip_prefix(&self.path).ok()
     }
 }
@@ -544,7 +550,13 @@ impl Grants {
     /// The grants with every template narrowed to its parameter's value: an argument
     /// `"{service}"` accepts exactly the bound service and nothing else; one whose
     /// parameter has no value accepts nothing.
-    pub fn narrowed(&self, values: &std::collections::BTreeMap<String, String>) -> Grants {
+    /// A root `"{dir}"` becomes the bound directory, which must be a root medic would
+    /// grant as written (absolute, normal, not `/`, not under `/proc`, `/sys`, `/dev`); one
+    /// whose parameter has no value grants nothing.
+    pub fn narrowed(
+        &self,
+        values: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Grants, String> {
         let mut grants = self.clone();
         for exec in &mut grants.exec {
             for arg in &mut exec.args {
@@ -556,7 +568,29 @@ impl Grants {
                 }
             }
         }
-        grants
+        let mut fs = Vec::new();
+        for grant in grants.fs {
+            match &grant.param {
+                None => fs.push(grant),
+                Some(param) => {
+                    // A root named by a parameter without a value grants nothing.
+                    let Some(value) = values.get(param) else {
+                        continue;
+                    };
+                    let path = PathBuf::from(value);
+                    check_root_path(&path).map_err(|message| {
+                        format!("{}: parameter `{param}` as a root: {message}", grant.origin)
+                    })?;
+                    fs.push(FsGrant {
+                        path,
+                        param: None,
+                        ..grant
+                    });
+                }
+            }
+        }
+        grants.fs = fs;
+        Ok(grants)
     }
 }
 
@@ -652,7 +686,7 @@ fn parse_grants_with(
     for (index, fs) in raw.fs.iter().enumerate() {
         grants
             .fs
-            .push(parse_fs(fs, src, &format!("{prefix}fs[{index}]"))?);
+            .push(parse_fs(fs, src, &format!("{prefix}fs[{index}]"), params)?);
     }
     for (index, name) in raw.env.iter().enumerate() {
         grants.env.push(parse_env(
@@ -819,53 +853,76 @@ fn parse_http(
     })
 }
 
-fn parse_fs(raw: &RawFs, src: &SourceText<'_>, field: &str) -> Result<FsGrant, ManifestError> {
+fn parse_fs(
+    raw: &RawFs,
+    src: &SourceText<'_>,
+    field: &str,
+    params: &[super::params::ParamSpec],
+) -> Result<FsGrant, ManifestError> {
     let path_text = raw.path.get_ref();
     let span = raw.path.span();
     let path_field = format!("{field}.path");
+    let access = parse_access(raw, src, field)?;
+    if let Some(name) = template_name(path_text) {
+        if !params.iter().any(|spec| spec.name == name) {
+            return src.invalid(
+                path_field,
+                span,
+                format!("`{path_text}` names no declared parameter; declare `[[params]] name = \"{name}\"`"),
+            );
+        }
+        return Ok(FsGrant {
+            path: PathBuf::from(path_text),
+            param: Some(name.to_string()),
+            access,
+            origin: src.origin(field, span),
+        });
+    }
     let path = Path::new(path_text);
+    if let Err(message) = check_root_path(path) {
+        return src.invalid(path_field, span, message);
+    }
+    Ok(FsGrant {
+        path: path.to_path_buf(),
+        param: None,
+        access,
+        origin: src.origin(field, span),
+    })
+}
+
+fn parse_access(raw: &RawFs, src: &SourceText<'_>, field: &str) -> Result<Access, ManifestError> {
+    match raw.access.get_ref().as_str() {
+        "read" => Ok(Access::Read),
+        "read-write" => Ok(Access::ReadWrite),
+        other => src.invalid(
+            format!("{field}.access"),
+            raw.access.span(),
+            format!("`{other}` is not `read` or `read-write`"),
+        ),
+    }
+}
+
+/// What every granted root must be, written or bound from a parameter: absolute and
+/// normal, not `/`, not under `/proc`, `/sys` or `/dev`.
+pub(crate) fn check_root_path(path: &Path) -> Result<(), String> {
+    let path_text = path.display();
     if !path.is_absolute() || !is_normal(path) {
-        return src.invalid(
-            path_field,
-            span,
-            format!(
-                "must be an absolute path without `.`, `..` or a trailing `/`, got `{path_text}`"
-            ),
-        );
+        return Err(format!(
+            "must be an absolute path without `.`, `..` or a trailing `/`, got `{path_text}`"
+        ));
     }
     if path == Path::new("/") {
-        return src.invalid(
-            path_field,
-            span,
-            "`/` is never granted: name the directories",
-        );
+        return Err("`/` is never granted: name the directories".to_string());
     }
     if let Some(root) = FORBIDDEN_FS_ROOTS
         .iter()
         .find(|root| path.starts_with(root))
     {
-        return src.invalid(
-            path_field,
-            span,
-            format!("`{path_text}` is under `{root}`, which is never granted"),
-        );
+        return Err(format!(
+            "`{path_text}` is under `{root}`, which is never granted"
+        ));
     }
-    let access = match raw.access.get_ref().as_str() {
-        "read" => Access::Read,
-        "read-write" => Access::ReadWrite,
-        other => {
-            return src.invalid(
-                format!("{field}.access"),
-                raw.access.span(),
-                format!("`{other}` is not `read` or `read-write`"),
-            );
-        }
-    };
-    Ok(FsGrant {
-        path: path.to_path_buf(),
-        access,
-        origin: src.origin(field, span),
-    })
+    Ok(())
 }
 
 fn parse_env(

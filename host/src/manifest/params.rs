@@ -137,6 +137,10 @@ pub enum ParamError {
         /// Its description.
         description: String,
     },
+    /// A grant narrowed to its parameters' values is not one medic may grant: beyond the
+    /// ceiling, over medic's own state, not a valid root.
+    #[error("{0}")]
+    Narrowed(String),
     /// A value does not match the declared pattern.
     #[error("parameter `{name}` = `{value}` (from {source_name}) does not match `{pattern}`")]
     Invalid {

@@ -157,7 +157,8 @@ pub fn check_within_ceiling(manifest: &Manifest, ceilings: &Ceilings) -> Result<
             ));
         }
     }
-    for fs in &manifest.grants.fs {
+    // A root named by a parameter is checked once it is bound (`catalog::Loaded::bound`).
+    for fs in manifest.grants.fs.iter().filter(|fs| fs.param.is_none()) {
         let covered = ceiling
             .grants
             .fs

@@ -572,13 +572,57 @@ fn binding_checks_every_value_and_takes_sources_in_order() {
     )
     .unwrap();
     let values = BTreeMap::from([("service".to_string(), "web".to_string())]);
-    let narrowed = templated.grants.narrowed(&values);
+    let narrowed = templated.grants.narrowed(&values).unwrap();
     let exec = &narrowed.exec[0];
     let args = |arg: &str| vec!["restart".to_string(), arg.to_string()];
     assert!(exec.matches("/usr/bin/supervisorctl", &args("web")));
     assert!(!exec.matches("/usr/bin/supervisorctl", &args("api")));
     assert!(
-        !templated.grants.narrowed(&BTreeMap::new()).exec[0]
+        !templated.grants.narrowed(&BTreeMap::new()).unwrap().exec[0]
             .matches("/usr/bin/supervisorctl", &args("web"))
+    );
+}
+
+#[test]
+fn a_root_template_becomes_the_bound_directory_or_nothing() {
+    let manifest = parse(
+        &with_params("[[params]]\nname = \"dir\"\npattern = \"/[a-z/]+\"\n")
+            .replace("path = \"/var/log/app\"", "path = \"{dir}\""),
+    )
+    .unwrap();
+    let template = &manifest.grants.fs[0];
+    assert_eq!(template.param.as_deref(), Some("dir"));
+    assert!(
+        template.relative(Path::new("/var/log/app/x")).is_none(),
+        "an unbound template grants nothing"
+    );
+    let bind = |dir: &str| {
+        manifest
+            .grants
+            .narrowed(&BTreeMap::from([("dir".to_string(), dir.to_string())]))
+    };
+    let bound = bind("/var/log/app").unwrap();
+    assert_eq!(bound.fs[0].path, Path::new("/var/log/app"));
+    assert!(bound.fs[0].relative(Path::new("/var/log/app/x")).is_some());
+    assert!(bound.fs[0].relative(Path::new("/var/log/other")).is_none());
+    for refused in ["/proc/self", "/", "/var/log/../etc", "relative"] {
+        let error = bind(refused).unwrap_err();
+        assert!(
+            error.contains("parameter `dir` as a root"),
+            "{refused}: {error}"
+        );
+    }
+    assert!(
+        manifest
+            .grants
+            .narrowed(&BTreeMap::new())
+            .unwrap()
+            .fs
+            .is_empty()
+    );
+    let error = parse(&VALID.replace("path = \"/var/log/app\"", "path = \"{nope}\"")).unwrap_err();
+    assert!(
+        error.contains("`{nope}` names no declared parameter"),
+        "{error}"
     );
 }

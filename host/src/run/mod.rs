@@ -227,7 +227,11 @@ pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunEr
         loaded: bound,
         params,
         narrowed,
-    } = request.loaded.bound(request.incident)?;
+    } = request.loaded.bound(
+        request.incident,
+        request.ceilings,
+        request.data_dir.protected(),
+    )?;
     let incident = Incident {
         params: params.clone(),
         ..request.incident.clone()
@@ -415,7 +419,11 @@ pub async fn recover_run(
     record: &RunRecord,
     journal: RunJournal,
 ) -> Result<RunReport, RunError> {
-    let bound = request.loaded.bound(request.incident)?;
+    let bound = request.loaded.bound(
+        request.incident,
+        request.ceilings,
+        request.data_dir.protected(),
+    )?;
     let incident = Incident {
         params: bound.params,
         ..request.incident.clone()

@@ -99,7 +99,7 @@ fn a_bare_name_is_bundled_and_never_a_directory() {
         "shadow",
         "host",
         "disk_full",
-        &[("dir", "/nonexistent"), ("max_bytes", "1")],
+        &[("dir", "/tmp/medic-no-such-dir"), ("max_bytes", "1")],
     );
     let incident = incident.display().to_string();
     let by_path = medic.run(&[

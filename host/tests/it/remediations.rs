@@ -65,6 +65,23 @@ fn free_disk_space_quarantines_oldest_rotated_files_until_under_budget() {
         &[("dir", &dir.display().to_string()), ("max_bytes", "500KB")],
     );
 
+    // The run's root is exactly the incident's directory, held to the ceiling once bound.
+    let outside = medic.incident_for(
+        "disk-outside",
+        "host",
+        "disk_full",
+        &[("dir", "/opt/elsewhere"), ("max_bytes", "500KB")],
+    );
+    let refused = run_bundled(&medic, "free-disk-space", &outside, &[]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("fs `/opt/elsewhere` (read-write) is beyond the operator's `medium` ceiling"),
+        "{}",
+        refused.stderr
+    );
+
     let plan = run_bundled(&medic, "free-disk-space", &incident, &["--dry-run"]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     let plan = plan.json();
