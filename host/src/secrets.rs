@@ -117,6 +117,25 @@ pub async fn resolve(
     Ok(Secrets { values })
 }
 
+/// The values of every configured secret that is cheap to read (an environment variable, a
+/// file), whether or not this run uses it, for the run's `Redactor`: a value that reaches
+/// a remediation some other way is still cut from what medic writes. A source that cannot
+/// be read is skipped (the run does not use it); commands are not run for this.
+pub async fn known_values(sources: &BTreeMap<String, SecretSource>) -> Vec<(String, String)> {
+    let mut values = Vec::new();
+    for (handle, source) in sources {
+        if matches!(source, SecretSource::Command(_)) {
+            continue;
+        }
+        if let Ok(value) = read_source(handle, source).await
+            && value.len() >= MIN_SECRET_BYTES
+        {
+            values.push((handle.clone(), value));
+        }
+    }
+    values
+}
+
 async fn read_source(handle: &str, source: &SecretSource) -> Result<String, SecretError> {
     let unavailable = |reason: String| SecretError::Unavailable {
         handle: handle.to_string(),
@@ -245,6 +264,33 @@ impl Redactor {
         Cow::Owned(text)
     }
 
+    /// `bytes`, cut short at a cap, with every known value cut out, and a tail that is the
+    /// start of a known value (the cap fell inside it) cut out too: whoever chose where the
+    /// cap falls learns nothing of the value from its first bytes.
+    pub fn redact_truncated<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let redacted = self.redact_bytes(bytes);
+        let mut cut: Option<(usize, &str)> = None;
+        for (value, label) in &self.needles {
+            let needle = value.as_bytes();
+            let longest = (1..needle.len().min(redacted.len() + 1))
+                .rev()
+                .find(|&len| redacted.ends_with(&needle[..len]));
+            if let Some(len) = longest
+                && cut.is_none_or(|(kept, _)| len > kept)
+            {
+                cut = Some((len, label));
+            }
+        }
+        match cut {
+            None => redacted,
+            Some((len, label)) => {
+                let mut out = redacted[..redacted.len() - len].to_vec();
+                out.extend_from_slice(label.as_bytes());
+                Cow::Owned(out)
+            }
+        }
+    }
+
     /// `bytes` with every known value cut out.
     pub fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
         let mut current: Cow<'a, [u8]> = Cow::Borrowed(bytes);
@@ -287,6 +333,33 @@ mod tests {
         );
         assert!(matches!(redactor.redact("nothing"), Cow::Borrowed(_)));
         assert_eq!(format!("{secrets:?}"), "{\"db\"}");
+    }
+
+    #[test]
+    fn a_cap_inside_a_value_leaves_none_of_it() {
+        let secrets = Secrets {
+            values: BTreeMap::from([("tok".to_string(), "S3cr3t-Tok3n-XYZZY-42".to_string())]),
+        };
+        let redactor = Redactor::new(&secrets, []);
+        for cut in 1.."S3cr3t-Tok3n-XYZZY-42".len() {
+            let shown = format!("PPPP Bearer {}", &"S3cr3t-Tok3n-XYZZY-42"[..cut]);
+            let redacted = redactor.redact_truncated(shown.as_bytes());
+            assert_eq!(
+                redacted.as_ref(),
+                b"PPPP Bearer [secret:tok]",
+                "cut after {cut}"
+            );
+        }
+        assert_eq!(
+            redactor.redact_truncated(b"no secret here").as_ref(),
+            b"no secret here"
+        );
+        assert_eq!(
+            redactor
+                .redact_truncated(b"S3cr3t-Tok3n-XYZZY-42 and S3")
+                .as_ref(),
+            b"[secret:tok] and [secret:tok]"
+        );
     }
 
     #[tokio::test]

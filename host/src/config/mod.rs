@@ -198,6 +198,37 @@ fn read_config_file(path: &Path) -> Result<String, ConfigError> {
     })
 }
 
+/// Refuse a drop-in directory someone else could change: whoever can add, remove or swap
+/// its files changes the ceilings (and their rate limits) as surely as the file above it.
+fn check_drop_in_dir(dir: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::MetadataExt;
+    let unsafe_dir = |reason: String| ConfigError::Unsafe {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    let metadata = std::fs::symlink_metadata(dir).map_err(|error| ConfigError::Read {
+        path: dir.to_path_buf(),
+        reason: error.to_string(),
+    })?;
+    if !metadata.file_type().is_dir() {
+        return Err(unsafe_dir("it is a symlink, not a directory".to_string()));
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if metadata.uid() != 0 && metadata.uid() != me {
+        return Err(unsafe_dir(format!(
+            "it belongs to uid {}, neither root nor this user",
+            metadata.uid()
+        )));
+    }
+    if metadata.mode() & 0o022 != 0 {
+        return Err(unsafe_dir(format!(
+            "it is writable by group or others (mode {:o})",
+            metadata.mode() & 0o7777
+        )));
+    }
+    Ok(())
+}
+
 /// The system configuration file, unless [`SYSTEM_CONFIG_ENV`] names another (or none).
 fn system_config_path() -> Option<PathBuf> {
     #[expect(
@@ -234,6 +265,7 @@ pub fn load_config(path: Option<&Path>, data_dir: Option<PathBuf>) -> Result<Con
         .map(|dir| dir.join(DROP_IN_DIR))
         .filter(|dir| dir.is_dir())
     {
+        check_drop_in_dir(&dir)?;
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map_err(|error| ConfigError::Read {
                 path: dir.clone(),
@@ -437,6 +469,7 @@ fn build(
             note(&format!("secrets.{name}"), &layer.source);
         }
     }
+    check_secret_reach(&ceilings, &secrets)?;
     Ok(Config {
         data_dir,
         ceilings,
@@ -449,6 +482,88 @@ fn build(
         secrets,
         provenance,
     })
+}
+
+/// Refuse a ceiling that lets a remediation reach a secret's source by a plain grant: an fs
+/// root holding a secret's file, an exec argument pattern that accepts its path, an env
+/// name (or prefix) that is a secret's variable. A secret reaches a remediation only
+/// through the host, by handle.
+fn check_secret_reach(
+    ceilings: &Ceilings,
+    secrets: &BTreeMap<String, SecretSource>,
+) -> Result<(), ConfigError> {
+    let reaches = |origin: &Origin, message: String| {
+        Err(ConfigError::Invalid(ManifestError::Unsafe {
+            origin: origin.clone(),
+            message,
+        }))
+    };
+    for (level, ceiling) in [
+        ("low", &ceilings.low),
+        ("medium", &ceilings.medium),
+        ("high", &ceilings.high),
+    ] {
+        for (name, source) in secrets {
+            match source {
+                SecretSource::File(path) => {
+                    if let Some(grant) = ceiling
+                        .grants
+                        .fs
+                        .iter()
+                        .find(|grant| path.starts_with(&grant.path))
+                    {
+                        return reaches(
+                            &grant.origin,
+                            format!(
+                                "the `{level}` ceiling's `{}` holds `{}`, the file of secret `{name}`: a remediation could read it without naming it; keep secret files outside every ceiling root",
+                                grant.path.display(),
+                                path.display()
+                            ),
+                        );
+                    }
+                    let text = path.to_string_lossy();
+                    if let Some(grant) = ceiling
+                        .grants
+                        .exec
+                        .iter()
+                        .find(|grant| grant.args.iter().any(|arg| arg.matches(&text)))
+                    {
+                        return reaches(
+                            &grant.origin,
+                            format!(
+                                "the `{level}` ceiling's `{}` accepts `{}`, the file of secret `{name}`, as an argument; narrow the pattern",
+                                grant.describe(),
+                                path.display()
+                            ),
+                        );
+                    }
+                }
+                SecretSource::Env(variable) => {
+                    if let Some(grant) = ceiling
+                        .grants
+                        .env
+                        .iter()
+                        .find(|grant| grant.matches(variable))
+                    {
+                        let origin = Origin {
+                            file: PathBuf::from("<configuration>"),
+                            field: format!("ceilings.{level}.env"),
+                            line: None,
+                        };
+                        return reaches(
+                            &origin,
+                            format!(
+                                "the `{level}` ceiling's env `{}` lets a remediation read `{variable}`, the variable of secret `{name}`; a secret reaches a remediation only by handle",
+                                grant.describe()
+                            ),
+                        );
+                    }
+                }
+                SecretSource::Command(_) => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse_ceiling(

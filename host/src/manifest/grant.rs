@@ -118,6 +118,11 @@ impl ArgPattern {
         if source.len() > MAX_PATTERN_LEN {
             return Err(format!("pattern is longer than {MAX_PATTERN_LEN} bytes"));
         }
+        // The pattern must be a regex on its own: `a)|(?:b` would otherwise close medic's
+        // `^(?:...)$` and leave both ends open.
+        regex_syntax::Parser::new()
+            .parse(source)
+            .map_err(|error| format!("not a valid regex: {error}"))?;
         let regex = RegexBuilder::new(&format!("^(?:{source})$"))
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
@@ -833,6 +838,15 @@ fn parse_http(
         HostPattern::Domain(name) => name == "localhost",
         HostPattern::Suffix(_) => false,
     };
+    // A credential goes to one named server: not to any port on loopback (anyone may listen
+    // there), not to every name under a suffix.
+    if auth.is_some() && (url.port.is_none() || matches!(url.host, HostPattern::Suffix(_))) {
+        return src.invalid(
+            format!("{field}.auth"),
+            raw.url.span(),
+            "credentials go to one host and one port: name both, without `*`",
+        );
+    }
     if auth.is_some() && (url.scheme == Scheme::Tcp || (url.scheme == Scheme::Http && !loopback)) {
         return src.invalid(
             format!("{field}.auth"),

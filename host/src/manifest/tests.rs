@@ -388,6 +388,18 @@ fn secret_uses_parse_in_each_form_and_refuse_what_would_leak() {
             "not a header name",
         ),
         (
+            with_http("http://127.0.0.1:*/api/**", r#"auth = "secret:ci""#),
+            "one host and one port",
+        ),
+        (
+            with_http("https://*.example.com/api/**", r#"auth = "secret:ci""#),
+            "one host and one port",
+        ),
+        (
+            with_http("https://ci.example.com:*/api/**", r#"auth = "secret:ci""#),
+            "one host and one port",
+        ),
+        (
             with_http("https://ci.example.com/**", "auth = 3"),
             "secret handle such as",
         ),
@@ -625,4 +637,38 @@ fn a_root_template_becomes_the_bound_directory_or_nothing() {
         error.contains("`{nope}` names no declared parameter"),
         "{error}"
     );
+}
+
+#[test]
+fn an_argument_pattern_cannot_close_the_anchors_medic_adds() {
+    for source in ["restart)|(?:restart", "a)|(b", ")", "x)(?:.*"] {
+        let error = ArgPattern::parse(source).unwrap_err();
+        assert!(error.contains("not a valid regex"), "{source}: {error}");
+    }
+    let pattern = ArgPattern::parse("restart|start").unwrap();
+    assert!(pattern.matches("start") && !pattern.matches("restartx") && !pattern.matches("xstart"));
+}
+
+#[test]
+fn a_ceiling_may_not_reach_a_secrets_source_by_a_plain_grant() {
+    let cases = [
+        (
+            "[secrets.db]\nfile = \"/srv/app/token\"\n[ceilings.high]\nfs = [{ path = \"/srv\", access = \"read\" }]\n",
+            "holds `/srv/app/token`, the file of secret `db`",
+        ),
+        (
+            "[secrets.db]\nfile = \"/srv/app/token\"\n[ceilings.high]\nexec = [{ program = \"/usr/bin/cat\", args = [\"/srv/.*\"] }]\n",
+            "the file of secret `db`, as an argument",
+        ),
+        (
+            "[secrets.app]\nenv = \"APP_TOKEN\"\n[ceilings.high]\nenv = [\"APP_*\"]\n",
+            "lets a remediation read `APP_TOKEN`, the variable of secret `app`",
+        ),
+    ];
+    for (text, wanted) in cases {
+        let error = parse_config(text, Path::new("medic.toml"), Some("/tmp/d".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(wanted), "{wanted:?} not in {error}");
+    }
 }

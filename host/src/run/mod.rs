@@ -174,6 +174,9 @@ async fn scope_for(request: &RunRequest<'_>) -> Result<Scope, SecretError> {
         env.iter()
             .map(|(name, value)| (name.as_str(), value.as_str())),
     );
+    for (handle, value) in secrets::known_values(request.secrets).await {
+        redactor = redactor.also(value, format!("[secret:{handle}]"));
+    }
     // A header a server echoes back carries the secret encoded: cut that form too.
     for auth in manifest
         .grants

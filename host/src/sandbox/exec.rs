@@ -193,8 +193,8 @@ impl Host for HostState {
         match outcome {
             Ok(output) => Ok(Ok(Output {
                 status: output.status,
-                stdout: redactor.redact_bytes(&output.stdout).into_owned(),
-                stderr: redactor.redact_bytes(&output.stderr).into_owned(),
+                stdout: bounded(redactor, &output.stdout, output.stdout_truncated),
+                stderr: bounded(redactor, &output.stderr, output.stderr_truncated),
                 stdout_truncated: output.stdout_truncated,
                 stderr_truncated: output.stderr_truncated,
             })),
@@ -311,6 +311,15 @@ fn describe(program: &str, args: &[String]) -> String {
         }
     }
     text
+}
+
+/// A program's output, redacted; cut short at its cap, a tail that starts a secret goes too.
+fn bounded(redactor: &crate::secrets::Redactor, bytes: &[u8], truncated: bool) -> Vec<u8> {
+    if truncated {
+        redactor.redact_truncated(bytes).into_owned()
+    } else {
+        redactor.redact_bytes(bytes).into_owned()
+    }
 }
 
 #[cfg(test)]

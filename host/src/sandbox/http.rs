@@ -496,7 +496,7 @@ fn check_headers(headers: &[(String, String)]) -> Result<(), Denial> {
         ));
     }
     for (name, _) in headers {
-        if FORBIDDEN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        if FORBIDDEN_HEADERS.contains(&name.to_ascii_lowercase().replace('_', "-").as_str()) {
             return Err(malformed(format!(
                 "header `{name}` is set by the host and may not be sent by a remediation"
             )));
@@ -516,10 +516,15 @@ fn auth_header(
         return Ok(None);
     };
     let name = auth.header_name();
-    if headers
-        .iter()
-        .any(|(header, _)| header.eq_ignore_ascii_case(&name))
-    {
+    // Servers behind CGI, WSGI or PHP read `_` as `-`: an alias is the same header.
+    let same = |header: &str| {
+        header.len() == name.len()
+            && header
+                .bytes()
+                .zip(name.bytes())
+                .all(|(a, b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
+    };
+    if headers.iter().any(|(header, _)| same(header)) {
         return Err(malformed(format!(
             "header `{name}` is set by the host from `secret:{}` for this grant ({}); the request may not set it",
             auth.secret, grant.origin
@@ -581,7 +586,11 @@ fn redact_response(response: Response, redactor: &crate::secrets::Redactor) -> R
             .into_iter()
             .map(|(name, value)| (name, redactor.redact(&value).into_owned()))
             .collect(),
-        body: redactor.redact_bytes(&response.body).into_owned(),
+        body: if response.truncated {
+            redactor.redact_truncated(&response.body).into_owned()
+        } else {
+            redactor.redact_bytes(&response.body).into_owned()
+        },
         truncated: response.truncated,
     }
 }

@@ -97,6 +97,14 @@ pub enum DbError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The audit log no longer holds what this process wrote to it.
+    #[error("database `{path}`: {message}")]
+    Tampered {
+        /// The database file.
+        path: PathBuf,
+        /// What changed.
+        message: String,
+    },
     /// SQLite refused.
     #[error("database `{path}`: {source}")]
     Sqlite {

@@ -287,3 +287,22 @@ fn signed_heads_are_append_only_and_the_key_is_private() {
         "{report:#}"
     );
 }
+
+#[test]
+fn audit_verify_fails_when_every_signed_head_and_audit_head_are_gone() {
+    let medic = medic();
+    one_run(&medic);
+    one_run(&medic);
+    rewrite_and_rechain(&medic, 3, |data| data.replace("behaved", "tampered"));
+    sql(&medic, "DROP TRIGGER heads_no_delete; DELETE FROM heads;");
+    std::fs::remove_file(medic.data_dir().join("audit.head")).unwrap();
+    let (code, report) = verify(&medic, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        report["first_bad"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("its signed heads were removed"),
+        "{report:#}"
+    );
+}

@@ -223,3 +223,23 @@ fn the_readme_configuration_examples_are_valid() {
     assert!(shown.stdout.contains("pg_isready"), "{}", shown.stdout);
     assert!(shown.stdout.contains("ci_token"), "{}", shown.stdout);
 }
+
+#[test]
+fn a_drop_in_directory_someone_else_could_change_is_refused() {
+    let medic = medic();
+    write(&medic.config_path(), "[diagnosis]\nllm_threshold = 0.5\n");
+    let drop_ins = medic.config_path().parent().unwrap().join("ceilings.d");
+    std::fs::create_dir_all(&drop_ins).unwrap();
+    std::fs::set_permissions(&drop_ins, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let result = medic.run(&["config", "check"]);
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(
+        result
+            .stderr
+            .contains("it is writable by group or others (mode 777)"),
+        "{}",
+        result.stderr
+    );
+    std::fs::set_permissions(&drop_ins, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(medic.run(&["config", "check"]).code, 0);
+}

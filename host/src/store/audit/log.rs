@@ -36,6 +36,10 @@ pub struct AuditLog {
     sealer: Option<Sealer>,
     /// Cuts the run's secret and env values out of every record before it is written.
     redactor: Option<std::sync::Arc<crate::secrets::Redactor>>,
+    /// The last record this process wrote (seq, hash), shared by every clone: before each
+    /// append and seal the records from it on must still chain to it, so a rewrite made
+    /// while a run is under way is never extended, nor signed.
+    written: std::sync::Arc<std::sync::Mutex<Option<(i64, String)>>>,
 }
 
 impl AuditLog {
@@ -45,6 +49,7 @@ impl AuditLog {
             db,
             sealer: None,
             redactor: None,
+            written: Default::default(),
         }
     }
 
@@ -64,6 +69,7 @@ impl AuditLog {
             db,
             sealer: Some(sealer),
             redactor: None,
+            written: Default::default(),
         }
     }
 
@@ -99,6 +105,7 @@ impl AuditLog {
             let Some((seq, hash, at)) = last else {
                 return Ok(None);
             };
+            self.check_written(&transaction)?;
             let head = sealer
                 .sign(&transaction, seq, &hash, &at)
                 .map_err(|error| self.db.error(error))?;
@@ -115,6 +122,63 @@ impl AuditLog {
                 path: self.db.path().with_file_name(seal::HEAD_FILE),
                 source,
             })?;
+        }
+        Ok(())
+    }
+
+    /// Fail unless the records from the last one this process wrote still hold what it
+    /// wrote and chain, hash by hash, to the end (other processes may have appended).
+    fn check_written(&self, transaction: &rusqlite::Transaction<'_>) -> Result<(), DbError> {
+        let Some((seq, hash)) = self
+            .written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+        else {
+            return Ok(());
+        };
+        let tampered = |message: String| DbError::Tampered {
+            path: self.db.path().to_path_buf(),
+            message,
+        };
+        let mut statement = transaction
+            .prepare("SELECT seq, run_id, at, kind, data, prev_hash, hash FROM events WHERE seq >= ?1 ORDER BY seq")
+            .map_err(|error| self.db.error(error))?;
+        let rows = statement
+            .query_map(params![seq], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, String>(6)?,
+                ))
+            })
+            .map_err(|error| self.db.error(error))?;
+        let mut expected_prev: Option<String> = None;
+        for (expected_seq, row) in (seq..).zip(rows) {
+            let (row_seq, run_id, at, kind, data, prev_hash, row_hash) =
+                row.map_err(|error| self.db.error(error))?;
+            let recomputed = record_hash(row_seq, &run_id, &at, &kind, &data, &prev_hash);
+            let fits = row_seq == expected_seq
+                && recomputed == row_hash
+                && match &expected_prev {
+                    None => row_hash == hash,
+                    Some(previous) => &prev_hash == previous,
+                };
+            if !fits {
+                return Err(tampered(format!(
+                    "audit record {row_seq} is not what this process wrote or chained to: the log was changed while medic was writing it; nothing more is appended or signed"
+                )));
+            }
+            expected_prev = Some(row_hash);
+        }
+        if expected_prev.is_none() {
+            return Err(tampered(format!(
+                "audit record {seq}, which this process wrote, is gone; nothing more is appended or signed"
+            )));
         }
         Ok(())
     }
@@ -144,6 +208,7 @@ impl AuditLog {
             Some((seq, hash)) => (seq + 1, hash),
             None => (1, GENESIS_HASH.to_string()),
         };
+        self.check_written(&transaction)?;
         let hash = record_hash(seq, run_id, &at, event.kind(), &data, &prev_hash);
         transaction
             .execute(
@@ -154,7 +219,9 @@ impl AuditLog {
         let mut signed = None;
         if let Some(sealer) = &self.sealer {
             let last = seal::last_signed(&transaction).map_err(|error| self.db.error(error))?;
-            if seq - last.unwrap_or(0) >= SEAL_EVERY {
+            // The first record is signed with it, so that a log with records and a key but
+            // no signed head can only be one whose heads were removed.
+            if last.is_none_or(|last| seq - last >= SEAL_EVERY) {
                 signed = Some(
                     sealer
                         .sign(&transaction, seq, &hash, &at)
@@ -163,6 +230,10 @@ impl AuditLog {
             }
         }
         transaction.commit().map_err(|error| self.db.error(error))?;
+        *self
+            .written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((seq, hash.clone()));
         if let Some(head) = &signed {
             self.publish(head)?;
         }
@@ -259,4 +330,64 @@ pub(crate) fn record_hash(
         hasher.update(b"\n");
     }
     hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::data_dir::DataDir;
+
+    fn event(result: &str) -> AuditEvent {
+        AuditEvent::RunFinished {
+            status: "healed".to_string(),
+            summary: result.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_record_rewritten_under_a_running_process_is_never_extended() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = DataDir::open(&dir.path().join("data")).unwrap();
+        let log = AuditLog::new(Database::open(&data).unwrap());
+        log.append("run-1", &event("first")).unwrap();
+        // Another process appending is fine: its records chain to this one's.
+        let other = AuditLog::new(log.database().clone());
+        other.append("run-2", &event("theirs")).unwrap();
+        log.append("run-1", &event("second")).unwrap();
+        // Someone rewrites record 3 with a recomputed hash while the run goes on.
+        {
+            let connection = log.db.lock();
+            connection
+                .execute_batch("DROP TRIGGER events_no_update;")
+                .unwrap();
+            let (run_id, at, kind, prev): (String, String, String, String) = connection
+                .query_row(
+                    "SELECT run_id, at, kind, prev_hash FROM events WHERE seq = 3",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                )
+                .unwrap();
+            let data = "{\"type\":\"run_finished\",\"status\":\"healed\",\"summary\":\"forged\"}";
+            let hash = record_hash(3, &run_id, &at, &kind, data, &prev);
+            connection
+                .execute(
+                    "UPDATE events SET data = ?1, hash = ?2 WHERE seq = 3",
+                    params![data, hash],
+                )
+                .unwrap();
+        }
+        let error = log.append("run-1", &event("third")).unwrap_err();
+        assert!(matches!(error, DbError::Tampered { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("audit record 3 is not what this process wrote"),
+            "{error}"
+        );
+        assert_eq!(
+            log.records(None).unwrap().len(),
+            3,
+            "nothing was appended after it"
+        );
+    }
 }

@@ -159,11 +159,15 @@ pub fn verify_chain(log: &AuditLog, witness: &Witness) -> Result<VerifyReport, D
             );
             return Ok(report);
         }
-    } else if !heads.is_empty() && witness.key.is_some() {
-        report.first_bad = bad(
-            0,
-            "audit.head, the head medic publishes beside the database, is missing".to_string(),
-        );
+    } else if witness.key.is_some() {
+        // The key exists, so medic has signed (or was about to): heads and audit.head that
+        // are both gone were removed.
+        let problem = if heads.is_empty() {
+            "the data directory holds an audit key, yet the log has no signed head and audit.head is missing: its signed heads were removed (medic signs the first record it writes)"
+        } else {
+            "audit.head, the head medic publishes beside the database, is missing"
+        };
+        report.first_bad = bad(0, problem.to_string());
         return Ok(report);
     }
     if let Some(kept) = &witness.kept
