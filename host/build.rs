@@ -1,5 +1,7 @@
 //! Builds the bundled remediations (`remediations/*`) into components and embeds them, with
-//! their manifests, in the `medic` binary. Needs the `wasm32-wasip2` target.
+//! their manifests, in the `medic` binary. Needs the `wasm32-wasip2` target. Also fingerprints
+//! the pattern sources (`host/patterns/`), so the binary uses the prebuilt pattern library
+//! (`patterns/library.jsonl`) only while it was generated from exactly these sources.
 #![expect(
     clippy::disallowed_methods,
     reason = "a build script reads cargo's environment"
@@ -18,6 +20,7 @@ fn main() {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    fingerprint_patterns(&manifest_dir)?;
     let workspace = medic_build_guests::workspace_root(&manifest_dir);
     let crate_dirs = medic_build_guests::crate_dirs(&workspace.join("remediations"))?;
     let built = medic_build_guests::build(&workspace, &crate_dirs)?;
@@ -58,6 +61,53 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::write(
         PathBuf::from(env::var("OUT_DIR")?).join("bundled.rs"),
         source,
+    )?;
+    Ok(())
+}
+
+/// The file the prebuilt library is kept in; not a source of itself.
+const PREBUILT: &str = "library.jsonl";
+
+/// Write `pattern_sources.rs`: `PATTERN_SOURCES`, an FNV-1a hash of every file under
+/// `host/patterns/` but the prebuilt library, with its path, in path order. The library's
+/// first line records the hash it was generated from; when they differ, medic builds the
+/// library from the sources (slower, same result) and this warns.
+fn fingerprint_patterns(manifest_dir: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
+    let root = manifest_dir.join("patterns");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut files = Vec::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.file_name().is_some_and(|name| name != PREBUILT) {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for path in &files {
+        let relative = path.strip_prefix(&root)?.to_string_lossy().into_owned();
+        for byte in relative.bytes().chain([0]).chain(std::fs::read(path)?) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    let fingerprint = format!("{hash:016x}");
+    let prebuilt = std::fs::read_to_string(root.join(PREBUILT)).unwrap_or_default();
+    if !prebuilt.starts_with(&format!("{{\"sources\":\"{fingerprint}\"")) {
+        println!(
+            "cargo:warning=host/patterns/{PREBUILT} is stale: medic will build its pattern library at every start; regenerate it with `UPDATE_EXPECT=1 cargo test -p medic-host --lib prebuilt`"
+        );
+    }
+    std::fs::write(
+        PathBuf::from(env::var("OUT_DIR")?).join("pattern_sources.rs"),
+        format!(
+            "/// Fingerprint of the pattern sources this binary was built from (see build.rs).\npub(crate) const PATTERN_SOURCES: &str = \"{fingerprint}\";\n"
+        ),
     )?;
     Ok(())
 }

@@ -41,7 +41,8 @@ pub(crate) fn run(
             "nothing to diagnose: pass --log FILE (or - for stdin), --alert FILE, --exit-code N, or --context"
         );
     }
-    let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
+    // Diagnosis runs no remediation: the ceilings are not compiled.
+    let config = medic::config::load_config_without_ceilings(config_path.as_deref(), data_dir)?;
     let library = diagnosis::load_library(config.diagnosis.patterns_dir.as_deref())?;
     let mut signals: Vec<Signal> = Vec::new();
     signals.extend(args.exit_code.and_then(diagnosis::exit_status_signal));
@@ -119,6 +120,10 @@ pub(crate) fn run(
     } else {
         render(&diagnosis, out)?;
     }
+    // The process exits next: freeing the library's automata and the configuration one
+    // allocation at a time would cost more than the rest of a short diagnosis.
+    std::mem::forget(library);
+    std::mem::forget(config);
     Ok(Exit::Success)
 }
 

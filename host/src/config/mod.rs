@@ -246,6 +246,33 @@ fn system_config_path() -> Option<PathBuf> {
 /// exists), by `path` (when given), and by the drop-ins beside the top file. `data_dir`
 /// overrides every file's `data_dir`.
 pub fn load_config(path: Option<&Path>, data_dir: Option<PathBuf>) -> Result<Config, ConfigError> {
+    load(path, data_dir, CeilingMode::Compiled)
+}
+
+/// Load the configuration as [`load_config`] does, but leave the risk ceilings empty
+/// (they allow nothing) instead of compiling their grants: for commands that run no
+/// remediation, such as `medic diagnose`, whose start would otherwise pay for every
+/// ceiling's patterns. A ceiling that does not compile is reported by the commands that
+/// use ceilings and by `medic config check`, not here.
+pub fn load_config_without_ceilings(
+    path: Option<&Path>,
+    data_dir: Option<PathBuf>,
+) -> Result<Config, ConfigError> {
+    load(path, data_dir, CeilingMode::Empty)
+}
+
+/// Whether [`build`] compiles the ceilings.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CeilingMode {
+    Compiled,
+    Empty,
+}
+
+fn load(
+    path: Option<&Path>,
+    data_dir: Option<PathBuf>,
+    ceilings: CeilingMode,
+) -> Result<Config, ConfigError> {
     let mut layers = vec![parse_layer(
         DEFAULT_CONFIG.to_string(),
         Path::new(EMBEDDED_NAME),
@@ -288,7 +315,7 @@ pub fn load_config(path: Option<&Path>, data_dir: Option<PathBuf>) -> Result<Con
             drop_ins.push((file, text, raw));
         }
     }
-    build(&layers, &drop_ins, data_dir)
+    build(&layers, &drop_ins, data_dir, ceilings)
 }
 
 /// Parse configuration `text` read from `source` as the whole configuration, with no
@@ -299,7 +326,7 @@ pub fn parse_config(
     data_dir: Option<PathBuf>,
 ) -> Result<Config, ConfigError> {
     let layer = parse_layer(text.to_string(), source)?;
-    build(&[layer], &[], data_dir)
+    build(&[layer], &[], data_dir, CeilingMode::Compiled)
 }
 
 /// The last layer that sets a section, with its source.
@@ -321,6 +348,7 @@ fn build(
     layers: &[Layer],
     drop_ins: &[(PathBuf, String, RawDropIn)],
     data_dir: Option<PathBuf>,
+    compile_ceilings: CeilingMode,
 ) -> Result<Config, ConfigError> {
     let top = layers.last().expect("at least one layer");
     let mut provenance = Vec::new();
@@ -386,6 +414,10 @@ fn build(
 
     let mut levels = Vec::new();
     for level in ["low", "medium", "high"] {
+        if compile_ceilings == CeilingMode::Empty {
+            levels.push(Ceiling::default());
+            continue;
+        }
         let mut ceiling = match last(layers, |raw| raw.ceilings.level(level)) {
             Some((raw, layer)) => {
                 note(&format!("ceilings.{level}"), &layer.source);

@@ -3,12 +3,14 @@
 //! operator's folder (`[diagnosis] patterns_dir` in medic.toml). A bad file fails loading
 //! with the file, the pattern id and the regex error named.
 //!
-//! Loading is cheap: each regex is parsed (which validates its syntax) and reduced to the
-//! literals every match of it contains (`literals.rs`); one Aho-Corasick automaton over all
-//! of them finds the lines that might match and the patterns they might match. A pattern's
-//! regex is compiled the first time a line holds one of its literals, so a short log pays
-//! for the few patterns it needs, not for all of them. The operator's patterns are compiled
-//! at load, so a regex too large to compile fails there, naming its file.
+//! Loading is cheap: the built-in patterns come ready from `patterns/library.jsonl`
+//! (`prebuilt.rs`): checked, expanded, each regex cut into its top-level alternatives, each
+//! alternative with the literals every match of it contains (`literals.rs`). One
+//! Aho-Corasick automaton over all those literals finds the lines that might match and the
+//! alternatives they might match. An alternative is compiled the first time a line holds
+//! one of its literals, so a short log pays for the few small regexes it needs, not for
+//! whole patterns. The operator's patterns are parsed at load, each as one alternative,
+//! and compiled there, so a regex too large to compile fails naming its file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,12 +18,13 @@ use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex_automata::meta::Regex;
+use regex_automata::nfa::thompson::WhichCaptures;
 use regex_automata::util::syntax;
 use regex_syntax::hir::Hir;
 use serde::Deserialize;
 use thiserror::Error;
 
-use super::{RootCause, Severity, conditions, literals};
+use super::{RootCause, Severity, conditions, literals, prebuilt};
 
 /// The built-in pattern files.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -120,11 +123,39 @@ pub struct Pattern {
     /// than explain one: it names a cause, but as evidence it ranks below the lines it sums
     /// up.
     pub summary: bool,
+    /// The regex's top-level alternatives: a line matches the pattern when it matches one.
+    pub(crate) branches: Vec<Branch>,
+}
+
+/// One top-level alternative of a pattern's regex (or the whole regex), with its own
+/// prefilter.
+#[derive(Debug, Clone)]
+pub(crate) struct Branch {
+    /// The alternative as a regex of its own (leading flags of the whole repeated).
+    pub(crate) regex: String,
     /// Literals every line it matches holds (ASCII-lowercased); `None` if it has none, and
     /// then every line is checked against it.
-    literals: Option<BTreeSet<Vec<u8>>>,
+    pub(crate) literals: Option<BTreeSet<Vec<u8>>>,
     /// The regex, compiled on first use (or at load, for the operator's patterns).
     exact: OnceLock<Regex>,
+}
+
+impl Branch {
+    pub(crate) fn new(regex: String, literals: Option<BTreeSet<Vec<u8>>>) -> Branch {
+        Branch {
+            regex,
+            literals,
+            exact: OnceLock::new(),
+        }
+    }
+
+    fn is_match(&self, line: &[u8]) -> bool {
+        self.exact
+            .get_or_init(|| {
+                compile_one(&self.regex).expect("a pattern's regex compiled when it was checked")
+            })
+            .is_match(line)
+    }
 }
 
 /// Patterns at or below this weight are wrappers: lines that report a step failed ("The
@@ -138,26 +169,25 @@ pub const WRAPPER_WEIGHT: f64 = 0.2;
 pub const JOB_EXIT_ID: &str = "unknown.job-exit";
 
 impl Pattern {
-    /// Whether `line` matches this pattern's regex (compiled now if it was not yet).
+    /// Whether `line` matches this pattern's regex (its alternatives compiled now if they
+    /// were not yet).
     pub fn is_match(&self, line: &[u8]) -> bool {
-        self.exact
-            .get_or_init(|| {
-                compile_one(&self.regex).expect("a pattern's regex compiled when it was checked")
-            })
-            .is_match(line)
+        self.branches.iter().any(|branch| branch.is_match(line))
     }
 
     /// Compile the regex now, reporting an error naming the file and pattern.
     fn compile(&self) -> Result<(), PatternError> {
-        if self.exact.get().is_some() {
-            return Ok(());
+        for branch in &self.branches {
+            if branch.exact.get().is_some() {
+                continue;
+            }
+            let compiled = compile_one(&branch.regex).map_err(|message| PatternError::Regex {
+                file: self.file.clone(),
+                id: self.id.clone(),
+                message,
+            })?;
+            let _ = branch.exact.set(compiled);
         }
-        let compiled = compile_one(&self.regex).map_err(|message| PatternError::Regex {
-            file: self.file.clone(),
-            id: self.id.clone(),
-            message,
-        })?;
-        let _ = self.exact.set(compiled);
         Ok(())
     }
 
@@ -177,13 +207,14 @@ impl Pattern {
 pub struct PatternLibrary {
     /// The patterns, in library order.
     pub patterns: Vec<Pattern>,
-    /// Every pattern's literals, ASCII-case-insensitively: finds candidate lines in a whole
-    /// block, then the patterns a candidate line might match.
+    /// Every alternative's literals, ASCII-case-insensitively: finds candidate lines in a
+    /// whole block, then the alternatives a candidate line might match.
     finder: AhoCorasick,
-    /// Per literal of `finder`, the patterns that require it.
-    owners: Vec<Vec<usize>>,
-    /// Patterns without literals, checked on every line.
-    unfiltered: Vec<usize>,
+    /// Per literal of `finder`, the alternatives (pattern index, branch index) that
+    /// require it.
+    owners: Vec<Vec<(usize, usize)>>,
+    /// Alternatives without literals, checked on every line.
+    unfiltered: Vec<(usize, usize)>,
 }
 
 /// Why the library could not be loaded.
@@ -388,20 +419,17 @@ pub(crate) fn check_spec(raw: PatternSpec, file: &str) -> Result<Pattern, Patter
             format!("is longer than {MAX_REGEX_LEN} bytes"),
         ));
     }
-    // The built-in regexes' literals are precomputed (`literals.jsonl`): parsing every
-    // regex is most of what loading would cost. A regex not found there is parsed, which
-    // also checks its syntax.
-    let literals = match precomputed_literals(&raw.regex) {
-        Some(literals) => literals,
-        None => {
-            let hir = parse_hir(&raw.regex).map_err(|message| PatternError::Regex {
-                file: file.to_string(),
-                id: raw.id.clone(),
-                message,
-            })?;
-            literals::required_literals(&hir)
-        }
-    };
+    // Parsing checks the syntax; the whole regex is one alternative here (the prebuilt
+    // library cuts the built-in ones finer).
+    let hir = parse_hir(&raw.regex).map_err(|message| PatternError::Regex {
+        file: file.to_string(),
+        id: raw.id.clone(),
+        message,
+    })?;
+    let branches = vec![Branch::new(
+        raw.regex.clone(),
+        literals::required_literals(&hir),
+    )];
     Ok(Pattern {
         id: raw.id,
         regex: raw.regex,
@@ -414,8 +442,7 @@ pub(crate) fn check_spec(raw: PatternSpec, file: &str) -> Result<Pattern, Patter
         file: file.to_string(),
         layer: raw.layer,
         summary: raw.summary,
-        literals,
-        exact: OnceLock::new(),
+        branches,
     })
 }
 
@@ -424,14 +451,21 @@ impl PatternLibrary {
     /// narrows the patterns to those whose literals the line holds, and each of those is
     /// confirmed with its regex.
     pub(crate) fn matching(&self, line: &[u8]) -> Vec<usize> {
-        let mut candidates: Vec<usize> = self.unfiltered.clone();
+        let mut candidates: Vec<(usize, usize)> = self.unfiltered.clone();
         for found in self.finder.find_overlapping_iter(line) {
             candidates.extend_from_slice(&self.owners[found.pattern().as_usize()]);
         }
         candidates.sort_unstable();
         candidates.dedup();
-        candidates.retain(|index| self.patterns[*index].is_match(line));
-        candidates
+        let mut matched: Vec<usize> = Vec::new();
+        for (pattern, branch) in candidates {
+            if matched.last() != Some(&pattern)
+                && self.patterns[pattern].branches[branch].is_match(line)
+            {
+                matched.push(pattern);
+            }
+        }
+        matched
     }
 
     /// Where the next line that might match some pattern starts and ends, searching
@@ -452,45 +486,9 @@ impl PatternLibrary {
     }
 }
 
-/// The built-in patterns' regexes with the literals `literals.rs` finds for them, one JSON
-/// object a line (`regex`, `literals` as hex); rewritten by the test
-/// `precomputed_literals_are_current` with `UPDATE_EXPECT=1`. An entry applies to a
-/// regex only if its text is the same, so a stale file costs time, never correctness.
-const PRECOMPUTED: &str = include_str!("../../patterns/literals.jsonl");
-
-#[derive(Deserialize)]
-struct PrecomputedEntry {
-    regex: String,
-    literals: Option<Vec<String>>,
-}
-
-/// The literals precomputed for `regex`, if it is a built-in one: `Some(None)` when it
-/// has none.
-fn precomputed_literals(regex: &str) -> Option<Option<BTreeSet<Vec<u8>>>> {
-    static TABLE: OnceLock<BTreeMap<String, Option<BTreeSet<Vec<u8>>>>> = OnceLock::new();
-    let table = TABLE.get_or_init(|| {
-        PRECOMPUTED
-            .lines()
-            .filter_map(|line| serde_json::from_str::<PrecomputedEntry>(line).ok())
-            .filter_map(|entry| {
-                let literals = match entry.literals {
-                    None => None,
-                    Some(list) => Some(
-                        list.iter()
-                            .map(|literal| hex::decode(literal).ok())
-                            .collect::<Option<BTreeSet<Vec<u8>>>>()?,
-                    ),
-                };
-                Some((entry.regex, literals))
-            })
-            .collect()
-    });
-    table.get(regex).cloned()
-}
-
 /// Parse `regex` as patterns are compiled (ASCII classes, bytes), checking that it cannot
 /// match an empty string: such a pattern would match every line.
-fn parse_hir(regex: &str) -> Result<Hir, String> {
+pub(crate) fn parse_hir(regex: &str) -> Result<Hir, String> {
     let hir = regex_syntax::ParserBuilder::new()
         .unicode(false)
         .utf8(false)
@@ -504,14 +502,19 @@ fn parse_hir(regex: &str) -> Result<Hir, String> {
 }
 
 /// Compile one pattern's regex for confirming candidate lines: short inputs, one
-/// question (does it match?), so no prefilter, one-pass DFA or backtracker is built; the
-/// lazy DFA and the PikeVM answer it, and compiling stays cheap.
+/// question (does it match?), so no prefilter, full DFA, one-pass DFA, backtracker or
+/// capture states are built; the lazy DFA (falling back to the PikeVM) answers it, and
+/// compiling, most of what a short log costs, stays cheap.
 fn compile_one(regex: &str) -> Result<Regex, String> {
     Regex::builder()
         .syntax(syntax::Config::new().unicode(false).utf8(false))
         .configure(
             Regex::config()
                 .auto_prefilter(false)
+                .dfa(false)
+                .onepass(false)
+                .backtrack(false)
+                .which_captures(WhichCaptures::None)
                 .nfa_size_limit(Some(REGEX_SIZE_LIMIT))
                 .utf8_empty(false),
         )
@@ -534,19 +537,21 @@ impl PatternLibrary {
             }
         }
         let mut literal_ids: BTreeMap<&[u8], usize> = BTreeMap::new();
-        let mut owners: Vec<Vec<usize>> = Vec::new();
+        let mut owners: Vec<Vec<(usize, usize)>> = Vec::new();
         let mut unfiltered = Vec::new();
         for (index, pattern) in patterns.iter().enumerate() {
-            let Some(literals) = &pattern.literals else {
-                unfiltered.push(index);
-                continue;
-            };
-            for literal in literals {
-                let id = *literal_ids.entry(literal).or_insert_with(|| {
-                    owners.push(Vec::new());
-                    owners.len() - 1
-                });
-                owners[id].push(index);
+            for (branch_index, branch) in pattern.branches.iter().enumerate() {
+                let Some(literals) = &branch.literals else {
+                    unfiltered.push((index, branch_index));
+                    continue;
+                };
+                for literal in literals {
+                    let id = *literal_ids.entry(literal).or_insert_with(|| {
+                        owners.push(Vec::new());
+                        owners.len() - 1
+                    });
+                    owners[id].push((index, branch_index));
+                }
             }
         }
         let mut by_id: Vec<&[u8]> = vec![&[]; literal_ids.len()];
@@ -556,7 +561,9 @@ impl PatternLibrary {
         let finder = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::NoncontiguousNFA))
+            // Builds in about half the time of the noncontiguous NFA and scans about twice
+            // as fast; a DFA scans faster still but takes several times longer to build.
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
             .build(&by_id)
             .map_err(|error| PatternError::Set(error.to_string()))?;
         Ok(PatternLibrary {
@@ -575,22 +582,10 @@ impl PatternLibrary {
 
 /// The built-in patterns plus every `*.toml` in `user_dir`, in file-name order.
 pub fn load_library(user_dir: Option<&Path>) -> Result<PatternLibrary, PatternError> {
-    let mut patterns = Vec::new();
-    for (file, text) in BUILTIN {
-        patterns.extend(parse_pattern_file_lazily(
-            text,
-            &format!("<builtin>/{file}"),
-            Layer::Tool,
-        )?);
-    }
-    for (file, text) in BUILTIN_CONDITIONS {
-        patterns.extend(parse_pattern_file_lazily(
-            text,
-            &format!("<builtin>/{file}"),
-            Layer::Condition,
-        )?);
-    }
-    patterns.extend(conditions::builtin_patterns()?);
+    let mut patterns = match prebuilt::load() {
+        Some(patterns) => patterns,
+        None => builtin_from_sources()?,
+    };
     if let Some(dir) = user_dir {
         let entries = std::fs::read_dir(dir).map_err(|source| PatternError::Read {
             path: dir.to_path_buf(),
@@ -610,6 +605,29 @@ pub fn load_library(user_dir: Option<&Path>) -> Result<PatternLibrary, PatternEr
         }
     }
     PatternLibrary::new(patterns)
+}
+
+/// The built-in patterns built from their sources: the TOML files parsed, the condition
+/// tables expanded, every regex parsed for its literals; each regex is one alternative.
+/// `library.jsonl` holds the same patterns ready, cut finer (`prebuilt.rs`).
+pub(crate) fn builtin_from_sources() -> Result<Vec<Pattern>, PatternError> {
+    let mut patterns = Vec::new();
+    for (file, text) in BUILTIN {
+        patterns.extend(parse_pattern_file_lazily(
+            text,
+            &format!("<builtin>/{file}"),
+            Layer::Tool,
+        )?);
+    }
+    for (file, text) in BUILTIN_CONDITIONS {
+        patterns.extend(parse_pattern_file_lazily(
+            text,
+            &format!("<builtin>/{file}"),
+            Layer::Condition,
+        )?);
+    }
+    patterns.extend(conditions::builtin_patterns()?);
+    Ok(patterns)
 }
 
 #[cfg(test)]
@@ -671,54 +689,18 @@ mod tests {
         let library = PatternLibrary::builtin().unwrap();
         for pattern in &library.patterns {
             pattern.compile().unwrap();
-            let shortest = pattern.literals.as_ref().map_or(0, literals::shortest);
-            assert!(
-                shortest >= 2,
-                "{}: shortest literal {shortest} bytes ({:?})",
-                pattern.id,
-                pattern.literals
-            );
+            for branch in &pattern.branches {
+                let shortest = branch.literals.as_ref().map_or(0, literals::shortest);
+                assert!(
+                    shortest >= 2,
+                    "{}: `{}`: shortest literal {shortest} bytes ({:?})",
+                    pattern.id,
+                    branch.regex,
+                    branch.literals
+                );
+            }
         }
         assert!(library.unfiltered.is_empty());
-    }
-
-    /// The `literals.jsonl` that the built-in patterns call for.
-    fn computed_precomputed() -> String {
-        let library = PatternLibrary::builtin().unwrap();
-        let mut out = String::new();
-        for pattern in &library.patterns {
-            let literals = literals::required_literals(&parse_hir(&pattern.regex).unwrap())
-                .map(|set| set.iter().map(hex::encode).collect::<Vec<_>>());
-            out.push_str(
-                &serde_json::json!({"id": pattern.id, "regex": pattern.regex, "literals": literals})
-                    .to_string(),
-            );
-            out.push('\n');
-        }
-        out
-    }
-
-    #[test]
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "golden files are rewritten when UPDATE_EXPECT is set"
-    )]
-    fn precomputed_literals_are_current() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/patterns/literals.jsonl");
-        let expected = computed_precomputed();
-        if std::env::var_os("UPDATE_EXPECT").is_some() {
-            std::fs::write(path, &expected).unwrap();
-        }
-        assert!(
-            PRECOMPUTED == expected,
-            "{path} is stale: rerun with UPDATE_EXPECT=1 and review the diff"
-        );
-        // And the library used them: each pattern's literals are the computed ones.
-        let library = PatternLibrary::builtin().unwrap();
-        for pattern in &library.patterns {
-            let computed = literals::required_literals(&parse_hir(&pattern.regex).unwrap());
-            assert_eq!(pattern.literals, computed, "{}", pattern.id);
-        }
     }
 
     #[test]
@@ -729,7 +711,7 @@ mod tests {
         )
         .unwrap();
         let library = PatternLibrary::new(patterns).unwrap();
-        assert_eq!(library.unfiltered, [0]);
+        assert_eq!(library.unfiltered, [(0, 0)]);
         assert_eq!(library.matching(b"12345"), [0]);
         assert_eq!(library.matching(b"12a45"), Vec::<usize>::new());
         assert_eq!(library.next_candidate(b"ab\n12", 3), Some((3, 5)));

@@ -14,6 +14,7 @@ pub mod known_errors;
 mod literals;
 pub mod llm;
 pub mod matcher;
+mod prebuilt;
 pub mod redact;
 pub mod score;
 
