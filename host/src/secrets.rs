@@ -29,6 +29,8 @@ use crate::config::SecretSource;
 pub const MIN_SECRET_BYTES: usize = 6;
 /// Shortest plain env value worth redacting.
 pub const MIN_REDACTED_BYTES: usize = 4;
+/// What replaces the tail a cap may have cut inside a known value.
+pub const CUT_MARK: &str = "[cut]";
 /// Largest secret read from a file or a program.
 const MAX_SECRET_BYTES: u64 = 64 << 10;
 /// How long a secret's program may run.
@@ -264,31 +266,19 @@ impl Redactor {
         Cow::Owned(text)
     }
 
-    /// `bytes`, cut short at a cap, with every known value cut out, and a tail that is the
-    /// start of a known value (the cap fell inside it) cut out too: whoever chose where the
-    /// cap falls learns nothing of the value from its first bytes.
+    /// `bytes`, cut short at a cap, with every known value cut out, and then the last
+    /// bytes that could start one dropped whatever they hold: where the cap falls (a guest
+    /// can choose it) must not tell it whether a tail began a secret, so the cut never
+    /// depends on the content.
     pub fn redact_truncated<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let Some(longest) = self.needles.iter().map(|(value, _)| value.len()).max() else {
+            return Cow::Borrowed(bytes);
+        };
         let redacted = self.redact_bytes(bytes);
-        let mut cut: Option<(usize, &str)> = None;
-        for (value, label) in &self.needles {
-            let needle = value.as_bytes();
-            let longest = (1..needle.len().min(redacted.len() + 1))
-                .rev()
-                .find(|&len| redacted.ends_with(&needle[..len]));
-            if let Some(len) = longest
-                && cut.is_none_or(|(kept, _)| len > kept)
-            {
-                cut = Some((len, label));
-            }
-        }
-        match cut {
-            None => redacted,
-            Some((len, label)) => {
-                let mut out = redacted[..redacted.len() - len].to_vec();
-                out.extend_from_slice(label.as_bytes());
-                Cow::Owned(out)
-            }
-        }
+        let keep = redacted.len().saturating_sub(longest - 1);
+        let mut out = redacted[..keep].to_vec();
+        out.extend_from_slice(CUT_MARK.as_bytes());
+        Cow::Owned(out)
     }
 
     /// `bytes` with every known value cut out.
@@ -337,29 +327,35 @@ mod tests {
 
     #[test]
     fn a_cap_inside_a_value_leaves_none_of_it() {
+        let secret = "S3cr3t-Tok3n-XYZZY-42";
         let secrets = Secrets {
-            values: BTreeMap::from([("tok".to_string(), "S3cr3t-Tok3n-XYZZY-42".to_string())]),
+            values: BTreeMap::from([("tok".to_string(), secret.to_string())]),
         };
         let redactor = Redactor::new(&secrets, []);
-        for cut in 1.."S3cr3t-Tok3n-XYZZY-42".len() {
-            let shown = format!("PPPP Bearer {}", &"S3cr3t-Tok3n-XYZZY-42"[..cut]);
+        // Wherever the cap falls, the same bytes go: the cut says nothing of what they held.
+        for cut in 0..secret.len() {
+            let shown = format!("{}{}", "P".repeat(40), &secret[..cut]);
             let redacted = redactor.redact_truncated(shown.as_bytes());
+            let kept = shown.len() - (secret.len() - 1);
             assert_eq!(
                 redacted.as_ref(),
-                b"PPPP Bearer [secret:tok]",
+                format!("{}{CUT_MARK}", &shown[..kept]).as_bytes(),
+                "cut after {cut}"
+            );
+            assert!(
+                !String::from_utf8_lossy(&redacted).contains("S3"),
                 "cut after {cut}"
             );
         }
-        assert_eq!(
-            redactor.redact_truncated(b"no secret here").as_ref(),
-            b"no secret here"
+        let text = format!("{secret} and more text here, enough of it to keep");
+        let whole = redactor.redact_truncated(text.as_bytes());
+        let whole = String::from_utf8_lossy(&whole);
+        assert!(
+            whole.starts_with("[secret:tok] and more text here") && whole.ends_with(CUT_MARK),
+            "{whole}"
         );
-        assert_eq!(
-            redactor
-                .redact_truncated(b"S3cr3t-Tok3n-XYZZY-42 and S3")
-                .as_ref(),
-            b"[secret:tok] and [secret:tok]"
-        );
+        let empty = Redactor::new(&Secrets::default(), []);
+        assert_eq!(empty.redact_truncated(b"plain").as_ref(), b"plain");
     }
 
     #[tokio::test]

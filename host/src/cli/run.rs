@@ -54,13 +54,8 @@ pub(crate) fn run(
             }
         );
     }
-    // Parameters are checked before anything is opened or run.
-    medic::manifest::params::bind(
-        &manifest.name,
-        &manifest.params,
-        &incident,
-        &medic::manifest::params::BindSources::default(),
-    )?;
+    // Parameters, and the roots they name, are checked before anything is opened or run.
+    loaded.bound(&incident, &config.ceilings, data_dir.protected())?;
     let state = super::setup::open_db(data_dir, &config)?;
     let sandbox = super::setup::sandbox(&state)?;
     let runtime = super::runtime()?;

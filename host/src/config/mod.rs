@@ -538,12 +538,11 @@ fn check_secret_reach(
         for (name, source) in secrets {
             match source {
                 SecretSource::File(path) => {
-                    if let Some(grant) = ceiling
-                        .grants
-                        .fs
-                        .iter()
-                        .find(|grant| path.starts_with(&grant.path))
-                    {
+                    // As written and as resolved: a symlink may lead into a root.
+                    let resolved = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+                    if let Some(grant) = ceiling.grants.fs.iter().find(|grant| {
+                        path.starts_with(&grant.path) || resolved.starts_with(&grant.path)
+                    }) {
                         return reaches(
                             &grant.origin,
                             format!(
@@ -722,7 +721,17 @@ fn parse_secret(
     }
     match (&raw.env, &raw.file, &raw.command) {
         (Some(env), None, None) => Ok(SecretSource::Env(env.clone())),
-        (None, Some(file), None) if file.is_absolute() => Ok(SecretSource::File(file.clone())),
+        (None, Some(file), None)
+            if file.is_absolute()
+                && file.components().all(|part| {
+                    matches!(
+                        part,
+                        std::path::Component::RootDir | std::path::Component::Normal(_)
+                    )
+                }) =>
+        {
+            Ok(SecretSource::File(file.clone()))
+        }
         (None, None, Some(command))
             if command
                 .first()
@@ -733,7 +742,10 @@ fn parse_secret(
         (None, Some(file), None) => Err(invalid(
             source,
             &field,
-            format!("`file` must be an absolute path, got `{}`", file.display()),
+            format!(
+                "`file` must be an absolute path without `.` or `..`, got `{}`",
+                file.display()
+            ),
         )),
         (None, None, Some(_)) => Err(invalid(
             source,

@@ -41,7 +41,7 @@ pub(crate) struct Region {
 }
 
 /// How to read: block size and worker threads (0: as many as the machine has, at most
-/// [`MAX_THREADS`]).
+/// `MAX_THREADS`).
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
     /// Bytes read per block.

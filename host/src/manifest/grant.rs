@@ -137,19 +137,26 @@ impl ArgPattern {
     /// The pattern that accepts exactly `value`, and nothing else.
     pub fn exactly(value: &str) -> Self {
         let source = regex::escape(value);
-        let regex = Regex::new(&format!("^(?:{source})$")).expect("an escaped literal is a regex");
-        ArgPattern {
-            source,
-            regex,
-            param: None,
+        match RegexBuilder::new(&format!("^(?:{source})$"))
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+        {
+            Ok(regex) => ArgPattern {
+                source,
+                regex,
+                param: None,
+            },
+            // Too long to compile: a value no argument can equal here is one nothing matches.
+            Err(_) => ArgPattern::nothing(),
         }
     }
 
     /// A pattern that accepts nothing: a template whose parameter has no value.
-    pub fn nothing(param: &str) -> Self {
+    pub fn nothing() -> Self {
+        const NOTHING: &str = "[^\\s\\S]";
         ArgPattern {
-            source: format!("{{{param}}} (no value)"),
-            regex: Regex::new("[^\\s\\S]").expect("a valid regex"),
+            source: NOTHING.to_string(),
+            regex: Regex::new(NOTHING).expect("a constant regex"),
             param: None,
         }
     }
@@ -568,7 +575,7 @@ impl Grants {
                 if let Some(param) = arg.param.clone() {
                     *arg = match values.get(&param) {
                         Some(value) => ArgPattern::exactly(value),
-                        None => ArgPattern::nothing(&param),
+                        None => ArgPattern::nothing(),
                     };
                 }
             }
@@ -927,6 +934,17 @@ pub(crate) fn check_root_path(path: &Path) -> Result<(), String> {
     }
     if path == Path::new("/") {
         return Err("`/` is never granted: name the directories".to_string());
+    }
+    if path
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .any(u8::is_ascii_control)
+    {
+        return Err(format!(
+            "`{}` holds a control character",
+            path.display().to_string().escape_debug()
+        ));
     }
     if let Some(root) = FORBIDDEN_FS_ROOTS
         .iter()

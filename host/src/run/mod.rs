@@ -422,17 +422,25 @@ pub async fn recover_run(
     record: &RunRecord,
     journal: RunJournal,
 ) -> Result<RunReport, RunError> {
-    let bound = request.loaded.bound(
-        request.incident,
-        request.ceilings,
-        request.data_dir.protected(),
-    )?;
+    // Only a run that reached apply runs anything now; that one runs narrowed as it was.
+    let bound = if record.phase == Phase::Applying {
+        Some(request.loaded.bound(
+            request.incident,
+            request.ceilings,
+            request.data_dir.protected(),
+        )?)
+    } else {
+        None
+    };
     let incident = Incident {
-        params: bound.params,
+        params: bound.as_ref().map_or_else(
+            || request.incident.params.clone(),
+            |bound| bound.params.clone(),
+        ),
         ..request.incident.clone()
     };
     let request = RunRequest {
-        loaded: &bound.loaded,
+        loaded: bound.as_ref().map_or(request.loaded, |bound| &bound.loaded),
         incident: &incident,
         ..request
     };

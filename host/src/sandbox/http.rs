@@ -517,13 +517,8 @@ fn auth_header(
     };
     let name = auth.header_name();
     // Servers behind CGI, WSGI or PHP read `_` as `-`: an alias is the same header.
-    let same = |header: &str| {
-        header.len() == name.len()
-            && header
-                .bytes()
-                .zip(name.bytes())
-                .all(|(a, b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
-    };
+    let folded = |text: &str| text.to_ascii_lowercase().replace('_', "-");
+    let same = |header: &str| folded(header) == folded(&name);
     if headers.iter().any(|(header, _)| same(header)) {
         return Err(malformed(format!(
             "header `{name}` is set by the host from `secret:{}` for this grant ({}); the request may not set it",

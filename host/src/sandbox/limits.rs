@@ -1,9 +1,9 @@
 //! The `limits` gate: every cost a guest can cause is bounded before it is paid.
 //!
-//! - memory and tables: [`GuestLimiter`] caps each linear memory at the manifest's `memory`
+//! - memory and tables: `GuestLimiter` caps each linear memory at the manifest's `memory`
 //!   and each table at [`MAX_TABLE_ELEMENTS`], traps on a failed grow, and tracks how much
 //!   memory the guest holds, so a host call never hands back more bytes than the guest has
-//!   room for ([`GuestLimiter::room`]);
+//!   room for (`GuestLimiter::room`);
 //! - CPU time: an epoch deadline (one tick every [`EPOCH_TICK`]) traps a guest that
 //!   computes past its `timeout`; a tokio timeout around the whole call also covers time
 //!   spent inside host calls, which epochs cannot interrupt;

@@ -27,7 +27,7 @@ const SCHEMA_ID: i64 = {
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         index += 1;
     }
-    (hash & 0x7fff_ffff) as i64
+    ((hash & 0x7fff_ffff) | 1) as i64
 };
 
 const SCHEMA: &str = "
@@ -160,10 +160,15 @@ impl Database {
             .map_err(sqlite)?;
         // The schema is created once per version of its text: a start that finds it (the
         // usual case) reads one pragma instead of parsing every statement again.
-        let found: i64 = connection
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
+        // A dropped append-only trigger is put back as well.
+        let (found, triggers): (i64, i64) = connection
+            .query_row(
+                "SELECT (SELECT user_version FROM pragma_user_version), (SELECT count(*) FROM sqlite_master WHERE type = 'trigger')",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
             .map_err(sqlite)?;
-        if found != SCHEMA_ID {
+        if found != SCHEMA_ID || triggers < SCHEMA.matches("CREATE TRIGGER").count() as i64 {
             connection
                 .execute_batch(&format!(
                     "BEGIN IMMEDIATE; {SCHEMA}; PRAGMA user_version = {SCHEMA_ID}; COMMIT;"
