@@ -76,6 +76,8 @@ pub struct Bound {
     pub loaded: Loaded,
     /// The bound parameters, as the guest's incident carries them.
     pub params: BTreeMap<String, String>,
+    /// Where each value came from.
+    pub provenance: BTreeMap<String, crate::manifest::params::Provenance>,
     /// Each grant a template narrowed, as it now reads (`capabilities.exec[0]: ...`).
     pub narrowed: Vec<String>,
 }
@@ -92,13 +94,34 @@ impl Loaded {
         ceilings: &manifest::Ceilings,
         protected: &Protected,
     ) -> Result<Bound, crate::manifest::params::ParamError> {
+        self.bound_with(
+            incident,
+            &crate::manifest::params::BindSources::default(),
+            ceilings,
+            protected,
+        )
+    }
+
+    /// [`Loaded::bound`], also drawing on the evidence's captures and the policy rule's
+    /// params (`sources`), as a plan does.
+    pub fn bound_with(
+        &self,
+        incident: &crate::incident::Incident,
+        sources: &crate::manifest::params::BindSources<'_>,
+        ceilings: &manifest::Ceilings,
+        protected: &Protected,
+    ) -> Result<Bound, crate::manifest::params::ParamError> {
         use crate::manifest::params;
         let bound = params::bind(
             &self.manifest.name,
             &self.manifest.params,
             incident,
-            &params::BindSources::default(),
+            sources,
         )?;
+        let provenance = bound
+            .iter()
+            .map(|(name, param)| (name.clone(), param.source.clone()))
+            .collect();
         let values = params::values(&bound);
         let mut manifest = (*self.manifest).clone();
         manifest.grants = manifest
@@ -145,6 +168,7 @@ impl Loaded {
                 ..self.clone()
             },
             params: values,
+            provenance,
             narrowed,
         })
     }

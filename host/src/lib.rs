@@ -1,8 +1,8 @@
 //! medic: heals failing infrastructure and CI pipelines with remediations that run as
 //! sandboxed WebAssembly components and reach only what their manifest grants.
 //!
-//! Data flow: incident -> context -> diagnosis -> (plan, policy: later stages) -> run ->
-//! sandbox -> store (audit, checkpoints, runs). This library never prints; the `medic`
+//! Data flow: incident -> context -> diagnosis -> plan -> policy decision -> run ->
+//! sandbox -> verify -> store (audit, checkpoints, runs, outcomes); `heal/` drives the loop. This library never prints; the `medic`
 //! binary renders what it returns.
 #![warn(missing_docs)]
 
@@ -10,9 +10,14 @@ pub mod catalog;
 pub mod config;
 pub mod context;
 pub mod diagnosis;
+pub mod escalation;
+pub mod heal;
 pub mod incident;
+pub mod learning;
 pub mod manifest;
 pub mod nofollow;
+pub mod plan;
+pub mod policy;
 pub mod process;
 pub mod run;
 pub mod sandbox;

@@ -94,25 +94,11 @@ pub(crate) fn run(
     let (mut diagnosis, tail) = diagnosis::diagnose_input(&library, input, &signals, threshold)
         .context("reading the log")?;
     if diagnosis.low_confidence {
-        diagnosis = match &config.diagnosis.llm {
-            Some(llm) => {
-                let prompt = diagnosis::llm::build_prompt(&diagnosis, &tail);
-                let key = llm.api_key_env.as_deref().and_then(medic::config::host_env);
-                match super::runtime()?.block_on(diagnosis::llm::ask(llm, key.as_deref(), &prompt))
-                {
-                    Ok(advice) => diagnosis::llm::merge(diagnosis, advice, threshold),
-                    Err(error) => {
-                        diagnosis
-                            .signals
-                            .push(format!("LLM advisor gave no answer: {error}"));
-                        diagnosis
-                    }
-                }
-            }
-            None => {
-                diagnosis.signals.push("confidence is low and no LLM advisor is configured ([diagnosis.llm] in medic.toml)".to_string());
-                diagnosis
-            }
+        diagnosis = if config.diagnosis.llm.is_some() {
+            super::runtime()?.block_on(diagnosis::consult(diagnosis, &tail, &config.diagnosis))
+        } else {
+            // No advisor: nothing to wait for, so no runtime is started.
+            diagnosis::note_low_confidence(diagnosis)
         };
     }
     if args.json {

@@ -13,6 +13,10 @@ pub(crate) enum Exit {
     Denied,
     /// The remediation's plan failed; nothing was changed.
     PlanFailed,
+    /// An option needed approval that was not given; nothing of it ran.
+    ApprovalRequired,
+    /// The wrapped command's own final status (`medic heal -- CMD`).
+    Status(i32),
     /// Stopped by this signal; what was applied was rolled back.
     Interrupted(i32),
 }
@@ -25,6 +29,8 @@ impl Exit {
             Exit::Error => 2,
             Exit::Denied => 4,
             Exit::PlanFailed => 5,
+            Exit::ApprovalRequired => 3,
+            Exit::Status(code) => code.clamp(0, 255),
             Exit::Interrupted(signal) => 128 + signal,
         }
     }

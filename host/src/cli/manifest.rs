@@ -72,7 +72,7 @@ pub(crate) fn run(
 }
 
 /// A manifest from a path, or a bundled one by name; no component or ceiling needed.
-fn read_manifest(path: &str) -> anyhow::Result<Manifest> {
+pub(crate) fn read_manifest(path: &str) -> anyhow::Result<Manifest> {
     if medic::catalog::is_path(path) {
         return Ok(manifest::load_manifest(Path::new(path))?);
     }
@@ -88,12 +88,18 @@ fn read_manifest(path: &str) -> anyhow::Result<Manifest> {
         })
 }
 
-fn render(explanation: &manifest::explain::Explanation, out: &mut Output) -> anyhow::Result<()> {
+pub(crate) fn render(
+    explanation: &manifest::explain::Explanation,
+    out: &mut Output,
+) -> anyhow::Result<()> {
     out.line(format!(
         "{} {} -- {}",
         explanation.name, explanation.remediation_version, explanation.description
     ))?;
-    out.line(format!("risk: {}", explanation.risk))?;
+    out.line(format!(
+        "risk: {}; prior confidence {:.2}, expected duration {:.1}s",
+        explanation.risk, explanation.confidence, explanation.expected_duration_secs
+    ))?;
     out.line(format!("component sha256: {}", explanation.sha256))?;
     if !explanation.handles.is_empty() {
         out.line(format!("handles: {}", explanation.handles.join("; ")))?;

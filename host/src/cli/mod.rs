@@ -1,18 +1,32 @@
 //! The command line: `Cli` and `Command`, one file per subcommand. Transports only: each
 //! command parses its arguments, calls one library function and renders the result.
 
+mod approve;
 mod audit;
 mod config;
 mod context;
 mod diagnose;
 mod exit;
+mod heal;
+mod intake;
 mod manifest;
 mod output;
 mod patterns;
+mod plan;
+mod policy;
+mod progress;
 mod recover;
 mod remediations;
 mod run;
 mod setup;
+mod stats;
+
+/// Most bytes of a `--log` file read whole (`medic plan`, `medic heal`); `medic diagnose`
+/// streams any size.
+pub(crate) const MAX_LOG_BYTES: u64 = 64 << 20;
+
+/// medic's version and the host/guest contract it implements.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (WIT medic:remediation@0.2.0)");
 
 use std::path::PathBuf;
 
@@ -22,16 +36,19 @@ use exit::Exit;
 use output::Output;
 
 const AFTER_HELP: &str = "\
-Exit codes:
+Exit codes (`medic heal -- CMD` exits with the command's final status instead):
   0  success (healed, planned, valid, recovered)
-  1  finished but not healed (verify failed, rolled back), or the audit chain is broken
+  1  finished but not healed (verify failed, rolled back, escalated), or the audit chain is broken
   2  usage, input or internal error (a missing or invalid parameter); nothing was half-applied
-  3  approval required; nothing was run
+  3  approval required and not given; that option did not run
   4  denied: the sandbox refused a host call the remediation needed
   5  the remediation's plan failed; nothing was changed
   130, 143  stopped by SIGINT or SIGTERM; what apply changed was rolled back
 
 Examples:
+  medic heal -- make test
+  medic heal --alert alert.json --yes
+  medic plan --log build.log --resource-kind pipeline --resource-id org/repo#12
   medic diagnose --log build.log
   medic diagnose --alert alert.json --context --json
   medic remediations list
@@ -46,7 +63,7 @@ Examples:
 /// paths and environment names its manifest declares and the operator's risk ceiling
 /// permits. Every host call is recorded in a hash-chained audit log.
 #[derive(Debug, Parser)]
-#[command(name = "medic", version, after_help = AFTER_HELP)]
+#[command(name = "medic", version = VERSION, after_help = AFTER_HELP)]
 pub(crate) struct Cli {
     /// Where medic keeps its audit log, checkpoints and compiled components
     /// [default: the config's `data_dir`, else ~/.local/share/medic].
@@ -75,6 +92,10 @@ enum Command {
     /// List the known-error patterns, or test which fire on a file.
     #[command(subcommand)]
     Patterns(patterns::Command),
+    /// Rank the options for healing an incident: retry, remediations, manual, escalate.
+    Plan(plan::Args),
+    /// Heal an incident, or a command (`medic heal -- CMD`), deciding by policy.
+    Heal(heal::Args),
     /// Run a remediation against an incident, in the sandbox.
     Run(run::Args),
     /// Roll back runs that were killed before they finished.
@@ -88,9 +109,21 @@ enum Command {
     /// Show the effective configuration and where each value came from, or check it.
     #[command(subcommand)]
     Config(config::Command),
-    /// List the bundled remediations.
+    /// List the bundled remediations, or show one.
     #[command(subcommand)]
     Remediations(remediations::Command),
+    /// Check the policy, or explain what medic will do without asking.
+    #[command(subcommand)]
+    Policy(policy::Command),
+    /// Success rates, counts and durations of each remediation version and of retries.
+    Stats(stats::Args),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from this command line.
+    Man,
 }
 
 /// Parse the command line, run it, and return the process exit code.
@@ -102,12 +135,28 @@ pub(crate) fn main() -> i32 {
         Command::Diagnose(args) => diagnose::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Context(args) => context::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Patterns(command) => patterns::run(command, &cli.config, cli.data_dir, &mut out),
+        Command::Plan(args) => plan::run(args, &cli.config, cli.data_dir, &mut out),
+        Command::Heal(args) => heal::run(args, &cli.config, cli.data_dir, cli.quiet, &mut out),
         Command::Run(args) => run::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Recover(args) => recover::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Manifest(command) => manifest::run(command, &cli.config, cli.data_dir, &mut out),
         Command::Audit(command) => audit::run(command, &cli.config, cli.data_dir, &mut out),
         Command::Config(command) => config::run(command, &cli.config, cli.data_dir, &mut out),
         Command::Remediations(command) => remediations::run(command, &mut out),
+        Command::Policy(command) => policy::run(command, &cli.config, cli.data_dir, &mut out),
+        Command::Stats(args) => stats::run(args, &cli.config, cli.data_dir, &mut out),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "medic", &mut std::io::stdout());
+            Ok(Exit::Success)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command)
+                .render(&mut std::io::stdout())
+                .map(|()| Exit::Success)
+                .map_err(anyhow::Error::from)
+        }
     };
     match result {
         Ok(exit) => exit.code(),

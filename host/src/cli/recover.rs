@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use medic::run::{RunReport, RunRequest, RunStatus};
+use medic::run::{RunReport, RunStatus};
 
 use super::exit::Exit;
 use super::output::Output;
@@ -36,6 +36,8 @@ pub(crate) fn run(
     }
     let sandbox = super::setup::sandbox(&state)?;
     let runtime = super::runtime()?;
+    // A rollback is not stopped by a signal: it must finish.
+    let stop = medic::stop::StopSignal::new();
     let mut reports: Vec<RunReport> = Vec::new();
     for record in pending {
         let Some((record, journal)) =
@@ -43,47 +45,17 @@ pub(crate) fn run(
         else {
             continue;
         };
-        let loaded = medic::catalog::load_remediation(
-            &record.location,
-            &config,
-            state.data_dir.protected(),
-        )?;
-        if loaded.manifest.text_sha256 != record.manifest_sha256 {
-            anyhow::bail!(
-                "run {}: the manifest of `{}` changed since it ran; not rolling back under different grants",
-                record.run_id,
-                record.location
-            );
-        }
-        if loaded.manifest.sha256 != record.sha256 {
-            anyhow::bail!(
-                "run {}: `{}` is now component {}, not the {} that ran; not rolling back with a different component",
-                record.run_id,
-                record.location,
-                loaded.manifest.sha256,
-                record.sha256
-            );
-        }
-        let incident = medic::incident::parse_incident(
-            &record.incident,
-            std::path::Path::new(&format!("<run {}>", record.run_id)),
-        )?;
-        let report = runtime.block_on(medic::run::recover_run(
-            RunRequest {
-                sandbox: &sandbox,
-                loaded: &loaded,
-                incident: &incident,
-                db: &state.db,
-                audit: &state.audit,
-                data_dir: &state.data_dir,
-                ceilings: &config.ceilings,
-                secrets: &config.secrets,
-                dry_run: false,
-                stop: medic::stop::StopSignal::new(),
-            },
-            &record,
-            journal,
-        ))?;
+        let env = medic::run::RunEnv {
+            sandbox: &sandbox,
+            db: &state.db,
+            audit: &state.audit,
+            data_dir: &state.data_dir,
+            ceilings: &config.ceilings,
+            secrets: &config.secrets,
+            stop: &stop,
+        };
+        let report =
+            runtime.block_on(medic::run::recover_record(&env, &config, &record, journal))?;
         reports.push(report);
     }
     if args.json {

@@ -1,4 +1,4 @@
-//! `medic remediations list`.
+//! `medic remediations list` and `medic remediations show NAME`.
 
 use super::exit::Exit;
 use super::output::Output;
@@ -11,10 +11,30 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// One remediation: description, parameters, what it handles, what it may touch.
+    Show {
+        /// A bundled remediation's name, or a directory holding remediation.toml.
+        name: String,
+        /// Print it as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub(crate) fn run(command: Command, out: &mut Output) -> anyhow::Result<Exit> {
-    let Command::List { json } = command;
+    let json = match command {
+        Command::List { json } => json,
+        Command::Show { name, json } => {
+            let manifest = super::manifest::read_manifest(&name)?;
+            let explanation = medic::manifest::explain::explain(&manifest);
+            if json {
+                out.json(&explanation)?;
+            } else {
+                super::manifest::render(&explanation, out)?;
+            }
+            return Ok(Exit::Success);
+        }
+    };
     let manifests = medic::catalog::bundled_manifests()?;
     if json {
         let list: Vec<serde_json::Value> = manifests

@@ -63,6 +63,11 @@ pub struct Config {
     pub audit_sign: bool,
     /// Secret handles and where the host reads each.
     pub secrets: BTreeMap<String, SecretSource>,
+    /// What medic may do on its own (`[policy]`).
+    pub policy: crate::policy::Policy,
+    /// Directories whose subdirectories each hold an installed remediation, offered by
+    /// `medic plan` beside the bundled ones.
+    pub remediation_dirs: Vec<PathBuf>,
     /// Where each section came from, in the order shown by `medic config show`.
     pub provenance: Vec<Provenance>,
 }
@@ -502,6 +507,33 @@ fn build(
         }
     }
     check_secret_reach(&ceilings, &secrets)?;
+    let policy = match last(layers, |raw| raw.policy.as_ref()) {
+        Some((raw, layer)) => {
+            note("policy", &layer.source);
+            crate::policy::parse_policy(raw, &layer.source, &layer.text)?
+        }
+        None => crate::policy::parse_policy(
+            &crate::policy::RawPolicy::default(),
+            Path::new(EMBEDDED_NAME),
+            "",
+        )?,
+    };
+    let remediation_dirs = match last(layers, |raw| raw.remediation_dirs.as_ref()) {
+        Some((dirs, layer)) => {
+            note("remediation_dirs", &layer.source);
+            for dir in dirs {
+                if !dir.is_absolute() {
+                    return Err(invalid(
+                        &layer.source,
+                        "remediation_dirs",
+                        format!("`{}` must be an absolute path", dir.display()),
+                    ));
+                }
+            }
+            dirs.clone()
+        }
+        None => Vec::new(),
+    };
     Ok(Config {
         data_dir,
         ceilings,
@@ -512,6 +544,8 @@ fn build(
         context,
         audit_sign,
         secrets,
+        policy,
+        remediation_dirs,
         provenance,
     })
 }
@@ -806,4 +840,27 @@ pub fn log_filter() -> Option<String> {
         reason = "config.rs is the one reader of the environment"
     )]
     std::env::var(LOG_ENV).ok()
+}
+
+/// The CI system medic runs under, from its environment variables.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CiEnvironment {
+    /// `GITHUB_ACTIONS=true`.
+    pub github_actions: bool,
+    /// `GITHUB_STEP_SUMMARY`: the file a step appends its Markdown summary to.
+    pub github_step_summary: Option<PathBuf>,
+    /// `GITLAB_CI=true`.
+    pub gitlab_ci: bool,
+}
+
+/// Which CI system, if any, runs medic now.
+pub fn ci_environment() -> CiEnvironment {
+    let set = |name: &str| host_env(name).is_some_and(|value| value == "true");
+    CiEnvironment {
+        github_actions: set("GITHUB_ACTIONS"),
+        github_step_summary: host_env("GITHUB_STEP_SUMMARY")
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from),
+        gitlab_ci: set("GITLAB_CI"),
+    }
 }

@@ -28,6 +28,10 @@ pub(crate) struct RawConfig {
     pub(crate) context: Option<crate::context::RawContext>,
     /// Example: `[audit] sign = true`
     pub(crate) audit: Option<RawAudit>,
+    /// Example: `remediation_dirs = ["/etc/medic/remediations"]`
+    pub(crate) remediation_dirs: Option<Vec<PathBuf>>,
+    /// Example: `[policy] flap_max = 3`
+    pub(crate) policy: Option<crate::policy::RawPolicy>,
     /// Example: `[secrets.ci_token] env = "CI_TOKEN"`
     pub(crate) secrets: Option<BTreeMap<String, RawSecret>>,
 }

@@ -191,6 +191,30 @@ impl Pattern {
         Ok(())
     }
 
+    /// The named groups of the regex on `line`, empty when it names none or does not
+    /// match. Compiled here, only for patterns that name groups and only for the few
+    /// evidence lines a diagnosis keeps, so the scan's matchers stay capture-free.
+    pub fn captures(&self, line: &str) -> BTreeMap<String, String> {
+        let mut found = BTreeMap::new();
+        if !(self.regex.contains("(?P<") || self.regex.contains("(?<")) {
+            return found;
+        }
+        let Ok(regex) = regex::RegexBuilder::new(&self.regex)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()
+        else {
+            return found;
+        };
+        if let Some(groups) = regex.captures(line) {
+            for name in regex.capture_names().flatten() {
+                if let Some(value) = groups.name(name) {
+                    found.insert(name.to_string(), value.as_str().to_string());
+                }
+            }
+        }
+        found
+    }
+
     /// Whether this pattern only reports that a step failed; see [`WRAPPER_WEIGHT`].
     pub fn is_wrapper(&self) -> bool {
         self.weight <= WRAPPER_WEIGHT

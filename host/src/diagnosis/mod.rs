@@ -18,6 +18,8 @@ mod prebuilt;
 pub mod redact;
 pub mod score;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 pub use blocks::Plan;
@@ -128,6 +130,10 @@ pub struct Evidence {
     pub text: String,
     /// The cause the pattern points to.
     pub root_cause: RootCause,
+    /// The named groups of the pattern's regex on this line (`(?P<path>/[^ :]+)` gives
+    /// `path`): values a plan may fill a parameter with (`from = "evidence:path"`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub captures: BTreeMap<String, String>,
 }
 
 /// Another cause that also fits, with its share of the score.
@@ -191,6 +197,20 @@ pub struct Diagnosis {
     pub lines: u64,
 }
 
+impl Diagnosis {
+    /// Each named capture of the evidence, the strongest line's value first: what
+    /// `from = "evidence:NAME"` parameters are bound from.
+    pub fn captures(&self) -> BTreeMap<String, String> {
+        let mut merged = BTreeMap::new();
+        for evidence in &self.evidence {
+            for (name, value) in &evidence.captures {
+                merged.entry(name.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        merged
+    }
+}
+
 /// Confidence below which a diagnosis is marked low and the advisor (if any) is asked.
 pub const DEFAULT_LLM_THRESHOLD: f64 = 0.6;
 
@@ -218,4 +238,42 @@ pub fn diagnose_input(
     let scanned = scan(library, input, ScanLimits::default())?;
     let diagnosis = score(library, &scanned, signals, threshold);
     Ok((diagnosis, scanned.tail.into_iter().collect()))
+}
+
+/// When `diagnosis` is low, ask the configured advisor and merge its answer; without one,
+/// say that confidence is low. Never fails: an advisor that does not answer is a signal.
+pub async fn consult(
+    diagnosis: Diagnosis,
+    tail: &[String],
+    config: &crate::config::DiagnosisConfig,
+) -> Diagnosis {
+    if !diagnosis.low_confidence {
+        return diagnosis;
+    }
+    match &config.llm {
+        Some(llm) => {
+            let prompt = llm::build_prompt(&diagnosis, tail);
+            let key = llm.api_key_env.as_deref().and_then(crate::config::host_env);
+            match llm::ask(llm, key.as_deref(), &prompt).await {
+                Ok(advice) => llm::merge(diagnosis, advice, config.llm_threshold),
+                Err(error) => {
+                    let mut diagnosis = diagnosis;
+                    diagnosis
+                        .signals
+                        .push(format!("LLM advisor gave no answer: {error}"));
+                    diagnosis
+                }
+            }
+        }
+        None => note_low_confidence(diagnosis),
+    }
+}
+
+/// Say that a low diagnosis had no advisor to ask.
+pub fn note_low_confidence(mut diagnosis: Diagnosis) -> Diagnosis {
+    diagnosis.signals.push(
+        "confidence is low and no LLM advisor is configured ([diagnosis.llm] in medic.toml)"
+            .to_string(),
+    );
+    diagnosis
 }

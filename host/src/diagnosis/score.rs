@@ -404,6 +404,7 @@ fn order_evidence(
                     line: hit.line,
                     text: hit.text.clone(),
                     root_cause: pattern.root_cause,
+                    captures: BTreeMap::new(),
                 },
             ));
         }
@@ -420,6 +421,7 @@ fn order_evidence(
                     line: hit.line,
                     text: hit.text.clone(),
                     root_cause: RootCause::Unknown,
+                    captures: BTreeMap::new(),
                 })
                 .collect()
         })
@@ -454,7 +456,13 @@ fn order_evidence(
             .find(|pattern| pattern.id == item.pattern_id)
             .is_some_and(|pattern| pattern.weight > GENERIC_WEIGHT)
     });
-    interleave(evidence, step, lead_specific)
+    let mut evidence = interleave(evidence, step, lead_specific);
+    for item in &mut evidence {
+        if let Some(pattern) = library.patterns.iter().find(|p| p.id == item.pattern_id) {
+            item.captures = pattern.captures(&item.text);
+        }
+    }
+    evidence
 }
 
 /// Where each leading evidence slot comes from: the pattern-ranked lines or the failing
@@ -603,7 +611,16 @@ The command \"./tools/check-generated.sh\" exited with 1.\nDone. Your build exit
 copied 0 files\nThe command \"cp big.img /mnt/out/\" exited with 1.\n",
         );
         assert_eq!(diagnosis.root_cause, RootCause::Storage);
-        assert_eq!(diagnosis.evidence[0].pattern_id, "storage.enospc");
+        // The line names the file: the path-bearing pattern leads, its groups captured.
+        assert_eq!(diagnosis.evidence[0].pattern_id, "storage.full-path");
+        assert_eq!(
+            diagnosis.captures().get("dir").map(String::as_str),
+            Some("/mnt/out")
+        );
+        assert_eq!(
+            diagnosis.captures().get("path").map(String::as_str),
+            Some("/mnt/out/big.img")
+        );
         assert_eq!(
             (
                 diagnosis.evidence[1].pattern_id.as_str(),

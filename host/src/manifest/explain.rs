@@ -39,6 +39,10 @@ pub struct Explanation {
     pub risk: &'static str,
     /// Its description.
     pub description: String,
+    /// The prior of its learned confidence.
+    pub confidence: f64,
+    /// How long a run is expected to take, until measured.
+    pub expected_duration_secs: f64,
     /// The pinned component hash.
     pub sha256: String,
     /// The incidents it says it handles, e.g. `kind=service issue=service_down`.
@@ -211,6 +215,8 @@ pub fn explain(manifest: &Manifest) -> Explanation {
         remediation_version: manifest.version.clone(),
         risk: manifest.risk.as_str(),
         description: manifest.description.clone(),
+        confidence: manifest.confidence,
+        expected_duration_secs: manifest.expected_duration.as_secs_f64(),
         sha256: manifest.sha256.clone(),
         handles: manifest.handles.iter().map(ToString::to_string).collect(),
         params: manifest

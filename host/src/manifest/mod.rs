@@ -55,6 +55,10 @@ pub struct Manifest {
     pub component: String,
     /// Lowercase hex sha256 the component must hash to.
     pub sha256: String,
+    /// The prior of its learned confidence: how often it heals what it handles.
+    pub confidence: f64,
+    /// How long a run usually takes, until measured.
+    pub expected_duration: std::time::Duration,
     /// What incidents it handles.
     pub handles: Vec<Handles>,
     /// The incident parameters it reads, each with the pattern its value must match.
@@ -215,6 +219,41 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<Manifest, ManifestError
     let params = params::parse_params(&raw.params, &src)?;
     let grants = grant::parse_manifest_grants(&raw.capabilities, &src, &params)?;
     let limits = limits::parse_limits(&raw.limits, &src, "limits.", Limits::default())?;
+    let confidence = match &raw.confidence {
+        Some(value) if !(0.0..=1.0).contains(value.get_ref()) => {
+            return src.invalid(
+                "confidence",
+                value.span(),
+                format!("must be between 0 and 1, got {}", value.get_ref()),
+            );
+        }
+        Some(value) => *value.get_ref(),
+        None => 0.5,
+    };
+    let expected_duration = match &raw.expected_duration {
+        Some(text) => match humantime::parse_duration(text.get_ref()) {
+            Ok(duration) if duration <= limits.timeout => duration,
+            Ok(_) => {
+                return src.invalid(
+                    "expected_duration",
+                    text.span(),
+                    format!(
+                        "`{}` is longer than the timeout ({})",
+                        text.get_ref(),
+                        humantime::format_duration(limits.timeout)
+                    ),
+                );
+            }
+            Err(error) => {
+                return src.invalid(
+                    "expected_duration",
+                    text.span(),
+                    format!("`{}` is not a duration: {error}", text.get_ref()),
+                );
+            }
+        },
+        None => limits.timeout / 10,
+    };
     let handles = raw
         .handles
         .into_iter()
@@ -231,6 +270,8 @@ pub fn parse_manifest(text: &str, file: &Path) -> Result<Manifest, ManifestError
         risk,
         component: component.clone(),
         sha256: sha256.clone(),
+        confidence,
+        expected_duration,
         handles,
         params,
         grants,

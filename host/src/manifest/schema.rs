@@ -22,6 +22,12 @@ pub(crate) struct RawManifest {
     pub(crate) component: Spanned<String>,
     /// Lowercase hex sha256 of the component. Example: `sha256 = "9f86d0…"`
     pub(crate) sha256: Spanned<String>,
+    /// How often it heals what it handles, before medic has seen it run (0 to 1, default
+    /// 0.5): the prior of its learned confidence. Example: `confidence = 0.8`
+    pub(crate) confidence: Option<Spanned<f64>>,
+    /// How long a run usually takes, until medic has measured it (default: a tenth of the
+    /// timeout). Example: `expected_duration = "5s"`
+    pub(crate) expected_duration: Option<Spanned<String>>,
     /// What incidents it handles. Example: `[[handles]] resource_kind = "service"`
     #[serde(default)]
     pub(crate) handles: Vec<RawHandles>,

@@ -1,5 +1,6 @@
 //! The only place medic starts a process: the exec gate's programs, the context probes'
-//! status commands and, later, `medic heal -- CMD`.
+//! status commands and the operator's own wrapped command (`medic heal -- CMD`,
+//! `wrapped.rs`, which runs with the operator's environment and is not sandboxed).
 //!
 //! Every program runs directly (never through a shell) with a cleared environment holding
 //! only what the caller passes plus [`FIXED_ENV`], working directory [`WORKDIR`], stdin
@@ -13,6 +14,7 @@ mod contain;
 mod elf;
 pub mod launchers;
 pub mod program;
+pub mod wrapped;
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;

@@ -91,6 +91,128 @@ pub struct RunRequest<'a> {
     pub stop: StopSignal,
 }
 
+/// What every run on this host shares: the engine, medic's state, the ceilings and
+/// secrets, and the stop signal. [`RunEnv::request`] makes one run's request from it.
+#[derive(Clone, Copy)]
+pub struct RunEnv<'a> {
+    /// The engine.
+    pub sandbox: &'a Sandbox,
+    /// medic's database.
+    pub db: &'a Database,
+    /// The audit log.
+    pub audit: &'a AuditLog,
+    /// medic's data directory, checked.
+    pub data_dir: &'a DataDir,
+    /// The operator's ceilings.
+    pub ceilings: &'a Ceilings,
+    /// Where each secret handle's value comes from.
+    pub secrets: &'a BTreeMap<String, SecretSource>,
+    /// Raised by SIGINT or SIGTERM.
+    pub stop: &'a StopSignal,
+}
+
+impl<'a> RunEnv<'a> {
+    /// The request to run `loaded` against `incident`.
+    pub fn request(
+        &self,
+        loaded: &'a Loaded,
+        incident: &'a Incident,
+        dry_run: bool,
+    ) -> RunRequest<'a> {
+        RunRequest {
+            sandbox: self.sandbox,
+            loaded,
+            incident,
+            db: self.db,
+            audit: self.audit,
+            data_dir: self.data_dir,
+            ceilings: self.ceilings,
+            secrets: self.secrets,
+            dry_run,
+            stop: self.stop.clone(),
+        }
+    }
+}
+
+/// Why a killed run could not be rolled back.
+#[derive(Debug, Error)]
+pub enum RecoverError {
+    /// Its remediation no longer loads.
+    #[error("run {run_id}: {source}")]
+    Load {
+        /// The run.
+        run_id: String,
+        /// Why it does not load.
+        source: crate::manifest::ManifestError,
+    },
+    /// Its manifest or component changed since it ran.
+    #[error("run {run_id}: {message}")]
+    Changed {
+        /// The run.
+        run_id: String,
+        /// What changed.
+        message: String,
+    },
+    /// Its recorded incident does not parse.
+    #[error("run {run_id}: {source}")]
+    Incident {
+        /// The run.
+        run_id: String,
+        /// Why.
+        source: crate::incident::IncidentError,
+    },
+    /// The rollback could not be recorded.
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// Roll back the killed run `record` (its journal claimed) with the very component and
+/// manifest it ran under; a changed one is refused.
+pub async fn recover_record(
+    env: &RunEnv<'_>,
+    config: &config::Config,
+    record: &RunRecord,
+    journal: RunJournal,
+) -> Result<RunReport, RecoverError> {
+    let loaded =
+        crate::catalog::load_remediation(&record.location, config, env.data_dir.protected())
+            .map_err(|source| RecoverError::Load {
+                run_id: record.run_id.clone(),
+                source,
+            })?;
+    if loaded.manifest.text_sha256 != record.manifest_sha256 {
+        return Err(RecoverError::Changed {
+            run_id: record.run_id.clone(),
+            message: format!(
+                "the manifest of `{}` changed since it ran; not rolling back under different grants",
+                record.location
+            ),
+        });
+    }
+    if loaded.manifest.sha256 != record.sha256 {
+        return Err(RecoverError::Changed {
+            run_id: record.run_id.clone(),
+            message: format!(
+                "`{}` is now component {}, not the {} that ran; not rolling back with a different component",
+                record.location, loaded.manifest.sha256, record.sha256
+            ),
+        });
+    }
+    let incident = crate::incident::parse_incident(
+        &record.incident,
+        std::path::Path::new(&format!("<run {}>", record.run_id)),
+    )
+    .map_err(|source| RecoverError::Incident {
+        run_id: record.run_id.clone(),
+        source,
+    })?;
+    let request = RunRequest {
+        stop: StopSignal::new(),
+        ..env.request(&loaded, &incident, false)
+    };
+    Ok(recover_run(request, record, journal).await?)
+}
+
 /// One run in progress: its ids, records and the calls it makes.
 struct Runner<'a> {
     request: &'a RunRequest<'a>,
@@ -230,6 +352,7 @@ pub async fn run_remediation(request: RunRequest<'_>) -> Result<RunReport, RunEr
         loaded: bound,
         params,
         narrowed,
+        ..
     } = request.loaded.bound(
         request.incident,
         request.ceilings,

@@ -71,6 +71,33 @@ CREATE TABLE IF NOT EXISTS rate_events (
     at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rate_events_key ON rate_events(scope, key, at_ms);
+CREATE TABLE IF NOT EXISTS outcomes (
+    id            INTEGER PRIMARY KEY,
+    at_ms         INTEGER NOT NULL,
+    incident_id   TEXT NOT NULL,
+    option_kind   TEXT NOT NULL,
+    remediation   TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    sha256        TEXT NOT NULL,
+    root_cause    TEXT NOT NULL,
+    resource_kind TEXT NOT NULL,
+    resource_id   TEXT NOT NULL,
+    issue_type    TEXT NOT NULL,
+    healed        INTEGER NOT NULL,
+    duration_ms   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outcomes_component ON outcomes(sha256, root_cause);
+CREATE INDEX IF NOT EXISTS outcomes_resource ON outcomes(resource_kind, resource_id, at_ms);
+CREATE TABLE IF NOT EXISTS heal_loops (
+    incident_id TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    started_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS heal_loops_open ON heal_loops(fingerprint, finished_at);
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
     remediation TEXT NOT NULL,

@@ -3,7 +3,9 @@
 //!
 //! Parameters (incident `params`):
 //! - `dir`: the directory to clean (absolute; must be under one of the manifest's grants).
-//! - `max_bytes`: the budget, in bytes or with a unit (`500MiB`, `2GiB`, `10KB`).
+//! - `max_bytes`: the budget, in bytes or with a unit (`500MiB`, `2GiB`, `10KB`). Without
+//!   one, every rotated and temporary file moves (what a full disk calls for when nobody
+//!   set a budget), and verify checks that none is left.
 //! - `quarantine`: where files go; defaults to `<dir>/.medic-quarantine/<incident id>`.
 //!
 //! Only rotated files (`app.log.1`, `app.log.2.gz`, `app-20240101.log.gz`, `*.old`, `*.bak`)
@@ -31,8 +33,22 @@ struct File {
 
 struct Settings {
     dir: String,
-    max_bytes: u64,
+    /// `None`: no budget; every candidate moves.
+    max_bytes: Option<u64>,
     quarantine: String,
+}
+
+impl Settings {
+    fn over(&self, total: u64) -> bool {
+        self.max_bytes.is_none_or(|budget| total > budget)
+    }
+
+    fn budget(&self) -> String {
+        self.max_bytes.map_or_else(
+            || "none (every rotated and temporary file moves)".to_string(),
+            |b| b.to_string(),
+        )
+    }
 }
 
 fn settings(incident: &Incident) -> Result<Settings, Error> {
@@ -45,7 +61,7 @@ fn settings(incident: &Incident) -> Result<Settings, Error> {
             "`dir` must be an absolute path, got `{dir}`"
         )));
     }
-    let max_bytes = parse_size(incident.require_param("max_bytes")?)?;
+    let max_bytes = incident.param("max_bytes").map(parse_size).transpose()?;
     let quarantine = match incident.param("quarantine") {
         Some(path) => path.trim_end_matches('/').to_string(),
         None => format!("{dir}/{QUARANTINE_DIR}/{}", safe_name(&incident.id)),
@@ -163,7 +179,7 @@ fn choose(settings: &Settings) -> Result<(u64, Vec<File>), Error> {
     let chosen = candidates
         .into_iter()
         .take_while(|file| {
-            let take = remaining > settings.max_bytes;
+            let take = settings.over(remaining);
             if take {
                 remaining -= file.size;
             }
@@ -202,10 +218,11 @@ impl Remediation for FreeDiskSpace {
     fn plan(incident: &Incident) -> Result<Vec<Step>, Error> {
         let settings = settings(incident)?;
         let (total, chosen) = choose(&settings)?;
-        if total <= settings.max_bytes {
+        if chosen.is_empty() {
             return Ok(vec![Step::note(format!(
-                "{} holds {total} bytes, within its budget of {}: nothing to move",
-                settings.dir, settings.max_bytes
+                "{} holds {total} bytes (budget {}): nothing to move",
+                settings.dir,
+                settings.budget()
             ))]);
         }
         let mut steps = vec![Step::fs(
@@ -223,7 +240,7 @@ impl Remediation for FreeDiskSpace {
             ));
         }
         let freed: u64 = chosen.iter().map(|file| file.size).sum();
-        if total - freed > settings.max_bytes {
+        if settings.max_bytes.is_some() && settings.over(total - freed) {
             steps.push(Step::note(format!(
                 "only {freed} bytes are rotated or temporary: {} stays over its budget",
                 settings.dir
@@ -264,12 +281,17 @@ impl Remediation for FreeDiskSpace {
 
     fn verify(incident: &Incident) -> Result<Verdict, Error> {
         let settings = settings(incident)?;
-        let (total, _) = choose(&settings)?;
+        let (total, left) = choose(&settings)?;
         let detail = format!(
             "{} holds {total} bytes, budget {}",
-            settings.dir, settings.max_bytes
+            settings.dir,
+            settings.budget()
         );
-        Ok(if total <= settings.max_bytes {
+        let healthy = match settings.max_bytes {
+            Some(budget) => total <= budget,
+            None => left.is_empty(),
+        };
+        Ok(if healthy {
             Verdict::healthy(detail)
         } else {
             Verdict::unhealthy(detail)

@@ -150,6 +150,75 @@ pub enum AuditEvent {
         /// A sentence.
         summary: String,
     },
+    /// A heal loop began (or resumed) for an incident; its records carry the incident id.
+    HealStarted {
+        /// The incident, as the loop sees it.
+        incident: serde_json::Value,
+        /// The wrapped command, when there is one.
+        command: Option<Vec<String>>,
+        /// Whether it took over a loop that was killed.
+        resumed: bool,
+        /// `--dry-run`.
+        dry_run: bool,
+    },
+    /// A diagnosis was made.
+    Diagnosed {
+        /// The root cause.
+        root_cause: String,
+        /// Its confidence.
+        confidence: f64,
+        /// One sentence.
+        summary: String,
+        /// The evidence's line numbers and pattern ids.
+        evidence: Vec<String>,
+    },
+    /// A plan was made: its options in rank order, one line each.
+    Planned {
+        /// The rule whose params it drew on.
+        rule: String,
+        /// `kind name confidence applicable` per option.
+        options: Vec<String>,
+    },
+    /// The policy decided about one option.
+    Decided {
+        /// `retry`, `remediation`, `manual` or `escalate`.
+        option: String,
+        /// The remediation, for a remediation.
+        remediation: Option<String>,
+        /// `run`, `needs_approval`, `dry_run_only`, `observe`, `skip`, `manual`, `escalate`.
+        action: String,
+        /// The rule that decided.
+        rule: String,
+        /// Why.
+        reason: String,
+    },
+    /// An approval was asked for and given or refused.
+    Approval {
+        /// The remediation.
+        remediation: String,
+        /// Given or not.
+        approved: bool,
+        /// The OS user who answered (or medic's user for `--yes`).
+        by: String,
+        /// `tty`, `--yes`, or `no-tty` (nobody could be asked).
+        how: String,
+    },
+    /// The incident was handed to a human.
+    Escalated {
+        /// Why.
+        reason: String,
+        /// Where it was posted, and how that went.
+        webhook: Option<String>,
+    },
+    /// A heal loop ended.
+    HealFinished {
+        /// `healed`, `passed`, `escalated`, `observed` or `interrupted`.
+        status: String,
+        /// Command runs made.
+        attempts: u32,
+        /// A sentence.
+        summary: String,
+    },
 }
 
 impl AuditEvent {
@@ -160,6 +229,13 @@ impl AuditEvent {
             AuditEvent::HostCall(_) => "host_call",
             AuditEvent::CallFinished { .. } => "call_finished",
             AuditEvent::RunFinished { .. } => "run_finished",
+            AuditEvent::HealStarted { .. } => "heal_started",
+            AuditEvent::Diagnosed { .. } => "diagnosed",
+            AuditEvent::Planned { .. } => "planned",
+            AuditEvent::Decided { .. } => "decided",
+            AuditEvent::Approval { .. } => "approval",
+            AuditEvent::Escalated { .. } => "escalated",
+            AuditEvent::HealFinished { .. } => "heal_finished",
         }
     }
 }
