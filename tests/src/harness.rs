@@ -26,6 +26,10 @@ pub struct Remediation {
     params: Vec<(String, String)>,
     /// Override the component hash written into the manifest.
     pub sha256: Option<String>,
+    /// Extra `[[handles]]` entries, each its keys as TOML lines.
+    handles: Vec<String>,
+    /// Extra top-level manifest keys (`confidence = 0.9`).
+    top: String,
 }
 
 impl Remediation {
@@ -41,7 +45,29 @@ impl Remediation {
             limits: String::new(),
             params: Vec::new(),
             sha256: None,
+            handles: Vec::new(),
+            top: String::new(),
         }
+    }
+
+    /// Rename it (the manifest's `name`), so one guest can be installed twice.
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// Also handle what `entry` says (`root_cause = "storage"`), besides the harness's
+    /// `service`/`test` incidents.
+    pub fn handles(mut self, entry: &str) -> Self {
+        self.handles.push(entry.to_string());
+        self
+    }
+
+    /// Add a top-level manifest key (`confidence = 0.9`).
+    pub fn top(mut self, line: &str) -> Self {
+        self.top.push_str(line);
+        self.top.push('\n');
+        self
     }
 
     /// Set the risk level.
@@ -196,12 +222,18 @@ impl Remediation {
                 )
             })
             .collect();
+        let handles: String = self
+            .handles
+            .iter()
+            .map(|entry| format!("[[handles]]\n{entry}\n\n"))
+            .collect();
         format!(
-            "name = {}\nversion = \"0.1.0\"\ndescription = \"test guest {}\"\nrisk = {}\ncomponent = \"guest.wasm\"\nsha256 = {}\n\n[[handles]]\nresource_kind = \"service\"\nissue_type = \"test\"\n\n{params}[capabilities]\nenv = [{}]\n\n{}\n[limits]\n{}",
+            "name = {}\nversion = \"0.1.0\"\ndescription = \"test guest {}\"\nrisk = {}\ncomponent = \"guest.wasm\"\nsha256 = {}\n{}\n[[handles]]\nresource_kind = \"service\"\nissue_type = \"test\"\n\n{handles}{params}[capabilities]\nenv = [{}]\n\n{}\n[limits]\n{}",
             toml_string(&self.name),
             self.guest,
             toml_string(&self.risk),
             toml_string(sha256),
+            self.top,
             self.env.join(", "),
             without(&self.tables, CEILING_ONLY),
             self.limits
@@ -380,6 +412,17 @@ impl Medic {
         )
         .expect("write config");
         dir
+    }
+
+    /// Where [`Medic::install`] puts remediations: a directory `remediation_dirs` can name.
+    pub fn remediations_dir(&self) -> PathBuf {
+        self.root.path().join("remediations")
+    }
+
+    /// Write the configuration: the extra lines, then `text`.
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.config_path(), format!("{}\n{text}", self.extra_config))
+            .expect("write config");
     }
 
     /// The configuration file tests pass with `--config`.

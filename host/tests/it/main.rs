@@ -16,6 +16,7 @@ mod escapes;
 mod exec;
 mod files;
 mod fs;
+mod heal;
 mod http;
 mod interrupt;
 mod limits;
