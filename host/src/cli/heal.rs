@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use medic::heal::events::{EventSink, HealEvent};
 use medic::heal::{HealReport, HealRequest, HealStatus};
 use medic::process::wrapped::Echo;
 
@@ -89,12 +90,6 @@ pub(crate) fn run(
             .clone()
             .unwrap_or_else(|| incident.id.clone()),
     };
-    let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
-    let library = medic::diagnosis::load_library(config.diagnosis.patterns_dir.as_deref())?;
-    let data_dir = super::setup::open_data_dir(&config, config_path.as_deref())?;
-    let candidates = super::intake::candidates(&config, data_dir.protected())?;
-    let state = super::setup::open_db(data_dir, &config)?;
-    let sandbox = super::setup::sandbox(&state)?;
     let runtime = super::runtime()?;
     let stop = super::setup::stop_on_signals(&runtime)?;
     let style = if args.json {
@@ -104,7 +99,57 @@ pub(crate) fn run(
     } else {
         Style::Plain
     };
+    let echo = if args.json { Echo::Stderr } else { Echo::Same };
     let progress = Progress::new(style, medic::config::ci_environment(), quiet);
+
+    // The success path opens nothing: with no killed run or loop to take over first, the
+    // command runs at once, and medic's state is opened only if it fails.
+    let mut first_run = None;
+    if let Some(argv) = &command {
+        let dir = match &data_dir {
+            Some(dir) => dir.clone(),
+            None => {
+                medic::config::load_config_without_ceilings(config_path.as_deref(), None)?.data_dir
+            }
+        };
+        if !medic::store::heals::may_have_unfinished(&dir) {
+            progress.emit(&HealEvent::HealingStart {
+                incident_id: incident.id.clone(),
+                at: medic::store::runs::timestamp(),
+                command: Some(argv.clone()),
+                resumed: false,
+            });
+            let run = runtime.block_on(medic::heal::run_checked(
+                argv,
+                args.verify.as_deref(),
+                echo,
+                &stop,
+            ))?;
+            if run.passed {
+                let report = HealReport::passed(&incident, &run);
+                progress.emit(&HealEvent::HealingComplete {
+                    incident_id: incident.id.clone(),
+                    at: medic::store::runs::timestamp(),
+                    status: report.status.as_str().to_string(),
+                    summary: report.summary.clone(),
+                });
+                progress.finish(&report);
+                print_json_report(&report, args.json);
+                return Ok(Exit::Status(0));
+            }
+            if stop.raised().is_some() {
+                return Ok(Exit::Interrupted(stop.raised().unwrap_or(2)));
+            }
+            first_run = Some(run);
+        }
+    }
+
+    let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
+    let library = medic::diagnosis::load_library(config.diagnosis.patterns_dir.as_deref())?;
+    let data_dir = super::setup::open_data_dir(&config, config_path.as_deref())?;
+    let candidates = super::intake::candidates(&config, data_dir.protected())?;
+    let state = super::setup::open_db(data_dir, &config)?;
+    let sandbox = super::setup::sandbox(&state)?;
     let approver = CliApprover {
         yes: args.yes,
         progress: Arc::clone(&progress),
@@ -123,7 +168,7 @@ pub(crate) fn run(
         incident,
         command,
         verify: args.verify.clone(),
-        echo: if args.json { Echo::Stderr } else { Echo::Same },
+        echo,
         log,
         signals,
         library: &library,
@@ -134,22 +179,11 @@ pub(crate) fn run(
         approver: &approver,
         events: progress.as_ref(),
         fingerprint,
+        first_run,
     }))?;
     progress.finish(&report);
-    if args.json {
-        #[derive(serde::Serialize)]
-        struct Last<'a> {
-            event: &'static str,
-            report: &'a HealReport,
-        }
-        println!(
-            "{}",
-            super::progress::json_line(&Last {
-                event: "report",
-                report: &report
-            })
-        );
-    } else if !has_command {
+    print_json_report(&report, args.json);
+    if !args.json && !has_command {
         out.line(format!(
             "status: {} -- {}",
             report.status.as_str(),
@@ -173,5 +207,23 @@ fn exit_for(report: &HealReport, has_command: bool, signal: Option<i32>) -> Exit
         HealStatus::Healed | HealStatus::Passed | HealStatus::Observed => Exit::Success,
         HealStatus::Escalated if report.approval_refused => Exit::ApprovalRequired,
         _ => Exit::NotHealed,
+    }
+}
+
+/// Under `--json`, the report as the last line.
+fn print_json_report(report: &HealReport, json: bool) {
+    #[derive(serde::Serialize)]
+    struct Last<'a> {
+        event: &'static str,
+        report: &'a HealReport,
+    }
+    if json {
+        println!(
+            "{}",
+            super::progress::json_line(&Last {
+                event: "report",
+                report
+            })
+        );
     }
 }

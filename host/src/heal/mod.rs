@@ -142,6 +142,27 @@ pub struct HealReport {
     pub summary: String,
 }
 
+impl HealReport {
+    /// The report of a command that passed on its first run: nothing to heal.
+    pub fn passed(incident: &Incident, run: &CommandRun) -> HealReport {
+        HealReport {
+            version: 1,
+            incident_id: incident.id.clone(),
+            status: HealStatus::Passed,
+            exit_status: Some(run.status),
+            attempts: 1,
+            tried: Vec::new(),
+            diagnosis: None,
+            plan: None,
+            escalation: None,
+            approval_refused: false,
+            resumed: false,
+            recovered: Vec::new(),
+            summary: "the command succeeded; nothing to heal".to_string(),
+        }
+    }
+}
+
 /// An escalation as the report carries it.
 #[derive(Debug, Clone, Serialize)]
 pub struct EscalationView {
@@ -183,6 +204,9 @@ pub struct HealRequest<'a> {
     pub events: &'a dyn EventSink,
     /// Identifies "the same failure" across processes, for resuming.
     pub fingerprint: String,
+    /// The command's first run, when the caller made it already (the success path runs
+    /// the command before opening any state; a failure hands its run over here).
+    pub first_run: Option<CommandRun>,
 }
 
 fn at() -> String {
@@ -245,57 +269,44 @@ impl Healer<'_> {
                 crate::text::escape_control(&command.join(" "))
             ),
         );
-        let output = wrapped::run_wrapped(Wrapped {
-            argv: &command,
-            capture: CAPTURE_BYTES,
-            echo: self.request.echo,
-            stop: Some(self.request.env.stop),
-        })
+        let run = run_checked(
+            &command,
+            self.request.verify.as_deref(),
+            self.request.echo,
+            self.request.env.stop,
+        )
         .await?;
-        self.state.last_status = Some(output.status);
-        self.failure = output.output;
-        if output.status != 0 {
-            self.progress(
+        Ok(self.take_run(run))
+    }
+
+    /// Record a run of the command (and its check): its status, its output for diagnosis.
+    fn take_run(&mut self, run: CommandRun) -> bool {
+        self.state.last_status = Some(run.status);
+        self.failure = run.output;
+        match run.shadow {
+            _ if run.passed => {
+                if self.request.verify.is_some() {
+                    self.progress("verify", "the check passed");
+                }
+            }
+            // A shadow error: the command said it worked, the check says it did not.
+            Some(check_status) => self.progress(
+                "verify",
+                format!(
+                    "the command exited 0 but the check `{}` failed with {check_status}",
+                    crate::text::escape_control(self.request.verify.as_deref().unwrap_or_default()),
+                ),
+            ),
+            None => self.progress(
                 "command",
                 format!(
                     "exited with {} after {} ms",
-                    output.status,
-                    output.duration.as_millis()
+                    run.status,
+                    run.duration.as_millis()
                 ),
-            );
-            return Ok(false);
-        }
-        let Some(check) = &self.request.verify else {
-            return Ok(true);
-        };
-        let argv = vec![wrapped::SHELL.to_string(), "-c".to_string(), check.clone()];
-        let verified = wrapped::run_wrapped(Wrapped {
-            argv: &argv,
-            capture: CAPTURE_BYTES,
-            echo: self.request.echo,
-            stop: Some(self.request.env.stop),
-        })
-        .await?;
-        if verified.status == 0 {
-            self.progress("verify", "the check passed");
-            return Ok(true);
-        }
-        // A shadow error: the command said it worked, the check says it did not.
-        self.progress(
-            "verify",
-            format!(
-                "the command exited 0 but the check `{}` failed with {}",
-                crate::text::escape_control(check),
-                verified.status
             ),
-        );
-        self.failure.extend_from_slice(&verified.output);
-        self.state.last_status = Some(if verified.status == 0 {
-            1
-        } else {
-            verified.status
-        });
-        Ok(false)
+        }
+        run.passed
     }
 
     /// Diagnose the last failure.
@@ -778,6 +789,65 @@ enum Next {
     Interrupted,
 }
 
+/// One run of the wrapped command and its check.
+#[derive(Debug, Clone)]
+pub struct CommandRun {
+    /// Whether both passed.
+    pub passed: bool,
+    /// The final status: the command's, or the check's when the command exited 0.
+    pub status: i32,
+    /// The check's status when the command exited 0 and the check failed.
+    pub shadow: Option<i32>,
+    /// Their output, the command's then the check's (the last bytes).
+    pub output: Vec<u8>,
+    /// Wall time of the command.
+    pub duration: Duration,
+}
+
+/// Run `command`, then `verify` (a shell line) when it exited 0.
+pub async fn run_checked(
+    command: &[String],
+    verify: Option<&str>,
+    echo: Echo,
+    stop: &crate::stop::StopSignal,
+) -> Result<CommandRun, crate::process::ProcessError> {
+    let output = wrapped::run_wrapped(Wrapped {
+        argv: command,
+        capture: CAPTURE_BYTES,
+        echo,
+        stop: Some(stop),
+    })
+    .await?;
+    let mut run = CommandRun {
+        passed: output.status == 0,
+        status: output.status,
+        shadow: None,
+        output: output.output,
+        duration: output.duration,
+    };
+    if let (true, Some(check)) = (run.passed, verify) {
+        let argv = vec![
+            wrapped::SHELL.to_string(),
+            "-c".to_string(),
+            check.to_string(),
+        ];
+        let checked = wrapped::run_wrapped(Wrapped {
+            argv: &argv,
+            capture: CAPTURE_BYTES,
+            echo,
+            stop: Some(stop),
+        })
+        .await?;
+        if checked.status != 0 {
+            run.passed = false;
+            run.status = checked.status;
+            run.shadow = Some(checked.status);
+            run.output.extend_from_slice(&checked.output);
+        }
+    }
+    Ok(run)
+}
+
 /// Roll back every run a killed medic left unfinished; their ids.
 pub async fn recover_killed(env: &RunEnv<'_>, config: &Config) -> Result<Vec<String>, HealError> {
     let mut recovered = Vec::new();
@@ -837,12 +907,15 @@ pub async fn heal(request: HealRequest<'_>) -> Result<HealReport, HealError> {
         resumed,
         dry_run: request.dry_run,
     })?;
-    request.events.emit(&HealEvent::HealingStart {
-        incident_id: healer.id().to_string(),
-        at: at(),
-        command: healer.state.command.clone(),
-        resumed,
-    });
+    // A caller that ran the command first announced the start already.
+    if request.first_run.is_none() || resumed {
+        request.events.emit(&HealEvent::HealingStart {
+            incident_id: healer.id().to_string(),
+            at: at(),
+            command: healer.state.command.clone(),
+            resumed,
+        });
+    }
     for line in &recovered {
         healer.progress("recover", format!("rolled back killed run {line}"));
     }
@@ -859,12 +932,27 @@ pub async fn heal(request: HealRequest<'_>) -> Result<HealReport, HealError> {
 
     let mut escalation = None;
     let mut pending: Option<Attempt> = None;
+    let mut first_run = if resumed {
+        None
+    } else {
+        request.first_run.clone()
+    };
     let status = loop {
         if request.env.stop.raised().is_some() {
             break HealStatus::Interrupted;
         }
         if healer.state.command.is_some() {
-            let passed = healer.run_command().await?;
+            let passed = match first_run.take() {
+                Some(run) => {
+                    healer.state.attempts += 1;
+                    healer.progress(
+                        "command",
+                        "the first run came before medic opened its state",
+                    );
+                    healer.take_run(run)
+                }
+                None => healer.run_command().await?,
+            };
             if let Some(mut attempt) = pending.take() {
                 // A retry or a verified remediation is judged by the run that follows it.
                 attempt.healed = passed;

@@ -1,3 +1,5 @@
+//! Policy parsing, rule matching and decisions, checked without a database.
+
 use std::path::Path;
 
 use super::*;

@@ -234,3 +234,16 @@ pub fn take_slot(dir: &DataDir, max: u32, wait: Duration) -> Result<Option<Slot>
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// Whether `data_dir` may hold a run or a heal loop that did not finish: a lock file of
+/// either is there (each is removed when its run or loop ends). Reads two directories and
+/// opens nothing, so `medic heal -- CMD` can run its command at once when it is `false`.
+pub fn may_have_unfinished(data_dir: &std::path::Path) -> bool {
+    [super::runs::LOCKS_DIR, HEALS_DIR].iter().any(|sub| {
+        std::fs::read_dir(data_dir.join(sub)).is_ok_and(|mut entries| {
+            entries.any(|entry| {
+                entry.is_ok_and(|entry| entry.file_name().to_string_lossy().ends_with(".lock"))
+            })
+        })
+    })
+}

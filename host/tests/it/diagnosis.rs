@@ -512,8 +512,10 @@ fn diagnose_cli_prints_json_and_human_output() {
     assert_eq!(result.code, 0, "{}", result.stderr);
     let diagnosis = result.json();
     assert_eq!(diagnosis["root_cause"], "storage");
-    assert_eq!(diagnosis["evidence"][0]["pattern_id"], "storage.enospc");
+    // The line names the file, so the pattern that captures its path and directory leads.
+    assert_eq!(diagnosis["evidence"][0]["pattern_id"], "storage.full-path");
     assert_eq!(diagnosis["evidence"][0]["line"], 2);
+    assert_eq!(diagnosis["evidence"][0]["captures"]["dir"], "/var/lib/app");
     for key in [
         "confidence",
         "severity",

@@ -637,3 +637,22 @@ fn the_cli_has_completions_a_man_page_and_a_versioned_contract() {
     assert_eq!(unknown.code, 2);
     assert!(unknown.stderr.contains("no-such-fix"), "{}", unknown.stderr);
 }
+
+#[test]
+fn a_passing_command_runs_at_once_and_opens_nothing() {
+    let m = medic();
+    m.write_config(&policy(&m, "", ""));
+    let (result, report, events) = heal(&m, &[], &["sh", "-c", "echo all good; exit 0"]);
+    assert_eq!(result.code, 0, "{}", result.stderr);
+    assert_eq!(report["status"], "passed");
+    assert!(result.stderr.contains("all good"), "output passed through: {}", result.stderr);
+    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(names, ["healing_start", "healing_complete", "report"]);
+    assert!(!m.data_dir().exists(), "no state was opened on the success path");
+    // A failing one hands its first run over: it is not run twice before the decision.
+    let job = script(&m, "count", "echo run >> runs.txt\necho 'error: linking with `cc` failed' >&2\nexit 4");
+    let (result, report, _) = heal(&m, &[], &[job.to_str().unwrap()]);
+    assert_eq!(result.code, 4);
+    assert_eq!(report["attempts"], 1);
+    assert_eq!(std::fs::read_to_string(m.root().join("runs.txt")).unwrap(), "run\n");
+}
