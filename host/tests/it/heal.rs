@@ -80,7 +80,7 @@ fn heal_env(
     (result, report, events)
 }
 
-fn decisions<'a>(events: &'a [serde_json::Value]) -> Vec<(&'a str, &'a str)> {
+fn decisions(events: &[serde_json::Value]) -> Vec<(&str, &str)> {
     events
         .iter()
         .filter(|event| event["event"] == "decision")
