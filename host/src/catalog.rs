@@ -129,6 +129,36 @@ impl Loaded {
             .narrowed(&values)
             .map_err(params::ParamError::Narrowed)?;
         if self.manifest.grants.fs.iter().any(|fs| fs.param.is_some()) {
+            // A parameter names a directory inside what the ceiling grants, never a whole
+            // granted root or one above it: a value from a log line (`/tmp`) must not hand a
+            // remediation everything the operator allowed its level.
+            let ceiling = ceilings.for_risk(self.manifest.risk);
+            for template in self
+                .manifest
+                .grants
+                .fs
+                .iter()
+                .filter(|fs| fs.param.is_some())
+            {
+                let name = template.param.as_deref().unwrap_or_default();
+                let Some(value) = values.get(name) else {
+                    continue;
+                };
+                let path = std::path::Path::new(value.trim_end_matches('/'));
+                if let Some(root) = ceiling
+                    .grants
+                    .fs
+                    .iter()
+                    .find(|root| root.path.starts_with(path))
+                {
+                    return Err(params::ParamError::Narrowed(format!(
+                        "parameter `{name}` = `{}` names the whole root `{}` the {} ceiling grants (or one above it); it must name a directory inside one",
+                        crate::text::escape_control(value),
+                        root.path.display(),
+                        self.manifest.risk.as_str()
+                    )));
+                }
+            }
             let refused = |error: ManifestError| params::ParamError::Narrowed(error.to_string());
             manifest::check_within_ceiling(&manifest, ceilings).map_err(refused)?;
             check_roots(&manifest, protected).map_err(refused)?;

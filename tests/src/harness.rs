@@ -493,7 +493,10 @@ impl Medic {
     pub fn audit(&self) -> Vec<serde_json::Value> {
         let result = self.run(&["audit", "show", "--all", "--json"]);
         assert_eq!(result.code, 0, "audit show failed: {}", result.stderr);
-        result.json().as_array().expect("array").clone()
+        result.json()["records"]
+            .as_array()
+            .expect("records")
+            .clone()
     }
 
     /// The host-call records in the audit log whose capability is `capability`.

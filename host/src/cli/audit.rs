@@ -17,7 +17,7 @@ pub(crate) enum Command {
         /// Every record of every run.
         #[arg(long, conflicts_with = "run")]
         all: bool,
-        /// Print the records as a JSON array.
+        /// Print `{"version": 1, "records": [...]}`.
         #[arg(long)]
         json: bool,
     },
@@ -87,7 +87,7 @@ pub(crate) fn run(
                 anyhow::bail!("no audit records for run `{}`", run.unwrap_or_default());
             }
             if json {
-                out.json(&records)?;
+                out.json(&serde_json::json!({ "version": 1, "records": records }))?;
             } else {
                 for record in &records {
                     out.line(format!(
@@ -170,4 +170,15 @@ fn render_verify(report: &VerifyReport, json: bool, out: &mut Output) -> anyhow:
         ))?,
     }
     Ok(())
+}
+
+impl Command {
+    /// Whether `--json` was asked for.
+    pub(crate) fn wants_json(&self) -> bool {
+        match self {
+            Command::Show { json, .. }
+            | Command::Verify { json, .. }
+            | Command::Head { json, .. } => *json,
+        }
+    }
 }

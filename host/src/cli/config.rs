@@ -239,3 +239,10 @@ pub(crate) fn run(
         }
     }
 }
+
+impl Command {
+    /// Whether `--json` was asked for.
+    pub(crate) fn wants_json(&self) -> bool {
+        matches!(self, Command::Show { json: true })
+    }
+}

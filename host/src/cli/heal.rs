@@ -102,6 +102,28 @@ pub(crate) fn run(
     let echo = if args.json { Echo::Stderr } else { Echo::Same };
     let progress = Progress::new(style, medic::config::ci_environment(), quiet);
 
+    // Configuration and the pattern library load beside the command (they open no state):
+    // a failure's first decision does not wait for them.
+    // The command's output is scanned as it arrives, on that thread too.
+    let (tee, tee_reader) = medic::process::wrapped::Tee::new();
+    let prepared = {
+        let config_path = config_path.clone();
+        let data_dir = data_dir.clone();
+        std::thread::spawn(move || -> anyhow::Result<Prepared> {
+            let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
+            let library = medic::diagnosis::load_library(config.diagnosis.patterns_dir.as_deref())?;
+            let manifests = super::intake::read_manifests(&config)?;
+            let scan = medic::diagnosis::scan(&library, tee_reader, Default::default()).ok();
+            Ok(Prepared {
+                config,
+                library,
+                manifests,
+                scan,
+            })
+        })
+    };
+    let mut tee = Some(tee);
+
     // The success path opens nothing: with no killed run or loop to take over first, the
     // command runs at once, and medic's state is opened only if it fails.
     let mut first_run = None;
@@ -124,6 +146,7 @@ pub(crate) fn run(
                 args.verify.as_deref(),
                 echo,
                 &stop,
+                tee.as_ref(),
             ))?;
             if run.passed {
                 let report = HealReport::passed(&incident, &run);
@@ -140,16 +163,43 @@ pub(crate) fn run(
             if stop.raised().is_some() {
                 return Ok(Exit::Interrupted(stop.raised().unwrap_or(2)));
             }
-            first_run = Some(run);
+            let whole = tee.take().is_some_and(|tee| !tee.is_broken());
+            first_run = Some((run, whole));
         }
     }
+    // The scan ends when the tee does.
+    drop(tee);
 
-    let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
-    let library = medic::diagnosis::load_library(config.diagnosis.patterns_dir.as_deref())?;
+    let started = std::time::Instant::now();
+    let stage = |name: &str| {
+        tracing::debug!(
+            "setup: {name} at {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        )
+    };
+    let Prepared {
+        config,
+        library,
+        manifests,
+        scan,
+    } = prepared
+        .join()
+        .map_err(|_| anyhow::anyhow!("loading the configuration panicked"))??;
+    stage("configuration, pattern library, first scan");
+    let first_run = first_run.map(|(mut run, whole)| {
+        if whole {
+            run.scan = scan;
+        }
+        run
+    });
     let data_dir = super::setup::open_data_dir(&config, config_path.as_deref())?;
-    let candidates = super::intake::candidates(&config, data_dir.protected())?;
+    stage("data directory");
     let state = super::setup::open_db(data_dir, &config)?;
+    stage("database");
     let sandbox = super::setup::sandbox(&state)?;
+    stage("sandbox");
+    let candidates = super::intake::Catalog::new(&config, state.data_dir.protected(), manifests);
+    stage("candidates' manifests");
     let approver = CliApprover {
         yes: args.yes,
         progress: Arc::clone(&progress),
@@ -226,4 +276,13 @@ fn print_json_report(report: &HealReport, json: bool) {
             })
         );
     }
+}
+
+/// What loads beside the command: nothing in it opens medic's state.
+struct Prepared {
+    config: medic::config::Config,
+    library: medic::diagnosis::PatternLibrary,
+    manifests: super::intake::Manifests,
+    /// The command's first run, scanned as it arrived.
+    scan: Option<medic::diagnosis::matcher::Scan>,
 }

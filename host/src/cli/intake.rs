@@ -150,10 +150,15 @@ pub(crate) fn read(args: &IncidentArgs) -> anyhow::Result<Option<Intake>> {
 
 /// The incident for a wrapped command: its resource is the command line unless named.
 pub(crate) fn for_command(args: &IncidentArgs, command: &[String]) -> anyhow::Result<Incident> {
-    let line: String = medic::text::escape_control(&command.join(" "))
-        .chars()
-        .take(200)
-        .collect();
+    // At most 200 bytes, cut on a character boundary: the resource id's limit is 256.
+    let mut line = medic::text::escape_control(&command.join(" "));
+    if line.len() > 200 {
+        let mut cut = 200;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+    }
     let kind = args
         .resource_kind
         .clone()
@@ -181,17 +186,29 @@ pub(crate) fn for_command(args: &IncidentArgs, command: &[String]) -> anyhow::Re
 }
 
 /// Every remediation a plan may offer: the bundled ones, then each installed one under the
-/// configured `remediation_dirs`. One that fails its checks is left out, with a warning.
-pub(crate) fn candidates(config: &Config, protected: &Protected) -> anyhow::Result<Vec<Loaded>> {
-    let mut loaded = Vec::new();
-    for manifest in medic::catalog::bundled_manifests()? {
-        match medic::catalog::load_remediation(&manifest.name, config, protected) {
-            Ok(remediation) => loaded.push(remediation),
-            Err(error) => {
-                tracing::warn!("bundled remediation `{}` left out: {error}", manifest.name)
-            }
-        }
-    }
+/// configured `remediation_dirs`. Their manifests are read at once (cheap); a remediation
+/// is loaded and checked (ceiling, programs, pins) only when a diagnosis calls for it, and
+/// one that fails its checks is left out with a warning.
+pub(crate) struct Catalog<'a> {
+    config: &'a Config,
+    protected: &'a Protected,
+    /// (how to load it: a bundled name or a directory path, its manifest)
+    manifests: Vec<(String, medic::manifest::Manifest)>,
+    loaded: std::sync::Mutex<std::collections::BTreeMap<String, Option<Loaded>>>,
+}
+
+/// The manifests of every remediation a plan may offer, by how each is loaded (a bundled
+/// name or a directory path).
+pub(crate) type Manifests = Vec<(String, medic::manifest::Manifest)>;
+
+/// Read the bundled manifests and those under `remediation_dirs` (one that does not parse
+/// is left out with a warning).
+pub(crate) fn read_manifests(config: &Config) -> anyhow::Result<Manifests> {
+    let mut manifests: Vec<(String, medic::manifest::Manifest)> =
+        medic::catalog::bundled_manifests()?
+            .into_iter()
+            .map(|manifest| (manifest.name.clone(), manifest))
+            .collect();
     for dir in &config.remediation_dirs {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
@@ -207,11 +224,54 @@ pub(crate) fn candidates(config: &Config, protected: &Protected) -> anyhow::Resu
             .collect();
         paths.sort();
         for path in paths {
-            match medic::catalog::load_remediation(&path.display().to_string(), config, protected) {
-                Ok(remediation) => loaded.push(remediation),
+            match medic::manifest::load_manifest(&path) {
+                Ok(manifest) => manifests.push((path.display().to_string(), manifest)),
                 Err(error) => tracing::warn!("remediation `{}` left out: {error}", path.display()),
             }
         }
     }
-    Ok(loaded)
+    Ok(manifests)
+}
+
+impl<'a> Catalog<'a> {
+    pub(crate) fn new(config: &'a Config, protected: &'a Protected, manifests: Manifests) -> Self {
+        Catalog {
+            config,
+            protected,
+            manifests,
+            loaded: Default::default(),
+        }
+    }
+}
+
+impl medic::heal::Candidates for Catalog<'_> {
+    fn for_incident(
+        &self,
+        incident: &Incident,
+        root_cause: medic::diagnosis::RootCause,
+    ) -> Vec<Loaded> {
+        let mut loaded = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut found = Vec::new();
+        for (location, manifest) in &self.manifests {
+            if !manifest.handles_incident(incident, Some(root_cause.as_str())) {
+                continue;
+            }
+            let entry = loaded.entry(location.clone()).or_insert_with(|| {
+                match medic::catalog::load_remediation(location, self.config, self.protected) {
+                    Ok(remediation) => Some(remediation),
+                    Err(error) => {
+                        tracing::warn!("remediation `{location}` left out: {error}");
+                        None
+                    }
+                }
+            });
+            if let Some(remediation) = entry {
+                found.push(remediation.clone());
+            }
+        }
+        found
+    }
 }

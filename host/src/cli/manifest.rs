@@ -211,3 +211,12 @@ pub(crate) fn render(
     }
     Ok(())
 }
+
+impl Command {
+    /// Whether `--json` was asked for.
+    pub(crate) fn wants_json(&self) -> bool {
+        match self {
+            Command::Check { json, .. } | Command::Explain { json, .. } => *json,
+        }
+    }
+}

@@ -126,9 +126,32 @@ enum Command {
     Man,
 }
 
+impl Command {
+    /// Whether the command was asked for JSON output (`--json`), so errors are JSON too.
+    fn wants_json(&self) -> bool {
+        match self {
+            Command::Diagnose(args) => args.json,
+            Command::Context(args) => args.json,
+            Command::Plan(args) => args.json,
+            Command::Heal(args) => args.json,
+            Command::Run(args) => args.json,
+            Command::Recover(args) => args.json,
+            Command::Stats(args) => args.json,
+            Command::Patterns(command) => command.wants_json(),
+            Command::Manifest(command) => command.wants_json(),
+            Command::Audit(command) => command.wants_json(),
+            Command::Config(command) => command.wants_json(),
+            Command::Remediations(command) => command.wants_json(),
+            Command::Policy(command) => command.wants_json(),
+            Command::Completions { .. } | Command::Man => false,
+        }
+    }
+}
+
 /// Parse the command line, run it, and return the process exit code.
 pub(crate) fn main() -> i32 {
     let cli = Cli::parse();
+    let json = cli.command.wants_json();
     init_tracing(cli.verbose, cli.quiet);
     let mut out = Output::stdout();
     let result = match cli.command {
@@ -162,10 +185,19 @@ pub(crate) fn main() -> i32 {
         Ok(exit) => exit.code(),
         Err(error) if output::is_broken_pipe(&error) => Exit::Success.code(),
         Err(error) => {
-            eprintln!(
-                "error: {}",
-                medic::text::escape_control(&error_chain(&error))
-            );
+            let message = error_chain(&error);
+            if json {
+                // Under --json, a consumer reads errors as JSON too.
+                eprintln!(
+                    "{}",
+                    serde_json::json!({
+                        "version": 1,
+                        "error": { "message": message, "exit_code": Exit::Error.code() },
+                    })
+                );
+            } else {
+                eprintln!("error: {}", medic::text::escape_control(&message));
+            }
             Exit::Error.code()
         }
     }

@@ -92,3 +92,12 @@ pub(crate) fn run(
     }
     Ok(Exit::Success)
 }
+
+impl Command {
+    /// Whether `--json` was asked for.
+    pub(crate) fn wants_json(&self) -> bool {
+        match self {
+            Command::List { json, .. } | Command::Test { json, .. } => *json,
+        }
+    }
+}

@@ -33,7 +33,6 @@ pub(crate) fn run(
     let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
     let library = medic::diagnosis::load_library(config.diagnosis.patterns_dir.as_deref())?;
     let data_dir = super::setup::open_data_dir(&config, config_path.as_deref())?;
-    let candidates = super::intake::candidates(&config, data_dir.protected())?;
     let state = super::setup::open_db(data_dir, &config)?;
     let sandbox = super::setup::sandbox(&state)?;
     let runtime = super::runtime()?;
@@ -53,6 +52,10 @@ pub(crate) fn run(
     let rule = config
         .policy
         .rule_for(&intake.incident, diagnosis.root_cause);
+    let manifests = super::intake::read_manifests(&config)?;
+    let catalog = super::intake::Catalog::new(&config, state.data_dir.protected(), manifests);
+    let candidates =
+        medic::heal::Candidates::for_incident(&catalog, &intake.incident, diagnosis.root_cause);
     let outcomes = medic::store::outcomes::Outcomes::new(state.db.clone());
     let mut plan = medic::plan::build(&PlanInput {
         incident: &intake.incident,

@@ -129,7 +129,8 @@ fn explain(policy: &Policy, out: &mut Output) -> anyhow::Result<()> {
     ))?;
     match &policy.escalation_webhook {
         Some(url) => out.line(format!(
-            "escalations are printed and POSTed to {url} ({} attempts, {} each)",
+            "escalations are printed and POSTed to {} ({} attempts, {} each)",
+            medic::escalation::shown_url(url),
             policy.escalation_attempts,
             humantime::format_duration(policy.escalation_timeout)
         ))?,
@@ -138,4 +139,13 @@ fn explain(policy: &Policy, out: &mut Output) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+impl Command {
+    /// Whether `--json` was asked for.
+    pub(crate) fn wants_json(&self) -> bool {
+        match self {
+            Command::Check { json, .. } | Command::Explain { json, .. } => *json,
+        }
+    }
 }

@@ -62,3 +62,12 @@ pub(crate) fn run(command: Command, out: &mut Output) -> anyhow::Result<Exit> {
     }
     Ok(Exit::Success)
 }
+
+impl Command {
+    /// Whether `--json` was asked for.
+    pub(crate) fn wants_json(&self) -> bool {
+        match self {
+            Command::List { json, .. } | Command::Show { json, .. } => *json,
+        }
+    }
+}

@@ -19,6 +19,10 @@ pub(crate) fn clean<'a>(raw: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
     out.clear();
     let mut line_start = 0;
     let mut index = 0;
+    // For the line being redrawn: where it ends and its last visible byte, found once per
+    // line, so a progress bar redrawn thousands of times on one line stays linear.
+    let mut line_end = 0;
+    let mut last_visible: Option<usize> = None;
     while index < raw.len() {
         let byte = raw[index];
         match byte {
@@ -26,13 +30,17 @@ pub(crate) fn clean<'a>(raw: &'a [u8], out: &'a mut Vec<u8>) -> &'a [u8] {
             b'\r' if raw.get(index + 1) == Some(&b'\n') => index += 1,
             b'\r' => {
                 // A redraw: keep what follows, unless nothing visible follows on this line.
-                let rest_end = memchr::memchr(b'\n', &raw[index + 1..])
-                    .map_or(raw.len(), |offset| index + 1 + offset);
-                let rest = &raw[index + 1..rest_end];
-                if rest
-                    .iter()
-                    .any(|byte| !byte.is_ascii_whitespace() && *byte != 0x1b && *byte != b'\r')
-                {
+                if line_end <= index {
+                    line_end = memchr::memchr(b'\n', &raw[index + 1..])
+                        .map_or(raw.len(), |offset| index + 1 + offset);
+                    last_visible = raw[index + 1..line_end]
+                        .iter()
+                        .rposition(|byte| {
+                            !byte.is_ascii_whitespace() && *byte != 0x1b && *byte != b'\r'
+                        })
+                        .map(|offset| index + 1 + offset);
+                }
+                if last_visible.is_some_and(|visible| visible > index) {
                     out.truncate(line_start);
                 }
                 index += 1;
@@ -126,5 +134,27 @@ mod tests {
             }
             proptest::prop_assert_eq!(whole, joined);
         }
+    }
+
+    #[test]
+    fn a_redraw_keeps_the_last_visible_state() {
+        let mut out = Vec::new();
+        assert_eq!(
+            clean(b"10%\r50%\r100%  \r  \nnext\n", &mut out),
+            b"100%    \nnext\n"
+        );
+    }
+
+    /// A progress bar redrawn on one line, many times: linear, not once per redraw.
+    #[test]
+    fn many_redraws_on_one_line_clean_in_linear_time() {
+        let mut line = Vec::new();
+        for percent in 0..200_000u32 {
+            line.extend_from_slice(format!("\r{}%", percent % 100).as_bytes());
+        }
+        line.extend_from_slice(b"\rdone\n");
+        // Quadratic (a scan of the rest of the line at each redraw), this took minutes.
+        let mut out = Vec::new();
+        assert_eq!(clean(&line, &mut out), b"done\n");
     }
 }

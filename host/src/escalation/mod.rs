@@ -46,10 +46,50 @@ pub struct WebhookBody<'a> {
     pub tried: &'a [Attempt],
 }
 
+/// Text from a log or a guest, made inert in Markdown, HTML and Slack: no markup, link,
+/// mention (`<!channel>`), table break or code span survives.
 fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in crate::text::escape_control(text).chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '`' => out.push('\''),
+            '|' | '*' | '_' | '[' | ']' | '#' | '\\' | '~' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// A log line for a code block: no fence breaks out, no Slack mention or link fires.
+fn inert_code(text: &str) -> String {
     crate::text::escape_control(text)
-        .replace('|', "\\|")
-        .replace('`', "'")
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace("```", "'''")
+}
+
+/// A URL as medic prints it: scheme, host and port only. A webhook's path is often its
+/// credential (Slack's is), and is never printed or recorded.
+pub fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => format!(
+            "{}://{}{}/…",
+            parsed.scheme(),
+            parsed.host_str().unwrap_or_default(),
+            parsed
+                .port()
+                .map(|port| format!(":{port}"))
+                .unwrap_or_default()
+        ),
+        Err(_) => "the escalation webhook".to_string(),
+    }
 }
 
 /// The Markdown report for a human.
@@ -92,7 +132,7 @@ pub fn report(
                     "{:>6} [{}] {}\n",
                     evidence.line,
                     evidence.pattern_id,
-                    crate::text::escape_control(&evidence.text).replace("```", "'''")
+                    inert_code(&evidence.text)
                 ));
             }
             out.push_str("```\n\n");
@@ -175,7 +215,7 @@ pub async fn post(
     attempts: u32,
 ) -> Result<u16, WebhookError> {
     let failed = |attempts: u32, last: String| WebhookError::Failed {
-        url: url.to_string(),
+        url: shown_url(url),
         attempts,
         last,
     };
@@ -208,7 +248,8 @@ pub async fn post(
                 return Ok(response.status().as_u16());
             }
             Ok(response) => last = format!("HTTP {}", response.status()),
-            Err(error) => last = error.to_string(),
+            // reqwest's message names the URL: keep only what it says of the failure.
+            Err(error) => last = error.without_url().to_string(),
         }
     }
     Err(failed(attempts.max(1), last))

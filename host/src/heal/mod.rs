@@ -62,6 +62,14 @@ pub enum HealError {
     /// The failure's output could not be read.
     #[error("reading the failure's output: {0}")]
     Read(#[from] std::io::Error),
+    /// `--dry-run` found killed work that only a real run may roll back or resume.
+    #[error("not a dry run to make now: {} killed run(s) wait to be rolled back{}{}; run `medic heal` (or `medic recover`) without --dry-run first", runs.len(), if runs.is_empty() { String::new() } else { format!(" ({})", runs.join(", ")) }, resumable.as_ref().map(|id| format!(", and the killed heal of `{id}` waits to resume")).unwrap_or_default())]
+    Pending {
+        /// The killed runs.
+        runs: Vec<String>,
+        /// The killed loop of this fingerprint.
+        resumable: Option<String>,
+    },
 }
 
 /// How a heal loop ended.
@@ -91,6 +99,13 @@ impl HealStatus {
             HealStatus::Interrupted => "interrupted",
         }
     }
+}
+
+/// Where a plan's remediations come from: only those whose manifest handles the incident
+/// (or the root cause) are loaded and checked, when a diagnosis first asks for them.
+pub trait Candidates {
+    /// The remediations that handle `incident` with `root_cause`, loaded and checked.
+    fn for_incident(&self, incident: &Incident, root_cause: diagnosis::RootCause) -> Vec<Loaded>;
 }
 
 /// Asks a human whether an option may run.
@@ -192,8 +207,8 @@ pub struct HealRequest<'a> {
     pub library: &'a PatternLibrary,
     /// The configuration (policy, diagnosis, ceilings).
     pub config: &'a Config,
-    /// Remediations that may be offered.
-    pub candidates: &'a [Loaded],
+    /// Remediations that may be offered, loaded when a diagnosis asks for them.
+    pub candidates: &'a dyn Candidates,
     /// The engine and medic's state.
     pub env: RunEnv<'a>,
     /// Act on nothing; print every decision.
@@ -224,6 +239,8 @@ struct Healer<'a> {
     approval_refused: bool,
     /// Output of the last failure (command and check), for diagnosis.
     failure: Vec<u8>,
+    /// The same output, already scanned while the command ran.
+    scanned: Option<diagnosis::matcher::Scan>,
 }
 
 impl Healer<'_> {
@@ -274,6 +291,7 @@ impl Healer<'_> {
             self.request.verify.as_deref(),
             self.request.echo,
             self.request.env.stop,
+            None,
         )
         .await?;
         Ok(self.take_run(run))
@@ -283,6 +301,7 @@ impl Healer<'_> {
     fn take_run(&mut self, run: CommandRun) -> bool {
         self.state.last_status = Some(run.status);
         self.failure = run.output;
+        self.scanned = run.scan;
         match run.shadow {
             _ if run.passed => {
                 if self.request.verify.is_some() {
@@ -317,8 +336,13 @@ impl Healer<'_> {
         }
         let input = std::io::Cursor::new(std::mem::take(&mut self.failure));
         let threshold = self.request.config.diagnosis.llm_threshold;
-        let (found, tail) =
-            diagnosis::diagnose_input(self.request.library, input, &signals, threshold)?;
+        let (found, tail) = match self.scanned.take() {
+            Some(scan) => (
+                diagnosis::score(self.request.library, &scan, &signals, threshold),
+                scan.tail.into_iter().collect(),
+            ),
+            None => diagnosis::diagnose_input(self.request.library, input, &signals, threshold)?,
+        };
         let found = if found.low_confidence && self.request.config.diagnosis.llm.is_some() {
             diagnosis::consult(found, &tail, &self.request.config.diagnosis).await
         } else {
@@ -362,9 +386,9 @@ impl Healer<'_> {
         })
     }
 
-    fn record_outcome(&self, attempt: &Attempt, root_cause: &str) -> Result<(), HealError> {
+    fn outcome_of(&self, attempt: &Attempt, root_cause: &str) -> Outcome {
         let incident = &self.state.incident;
-        self.outcomes.record(&Outcome {
+        Outcome {
             incident_id: incident.id.clone(),
             option_kind: attempt.kind.clone(),
             remediation: attempt.remediation.clone(),
@@ -376,7 +400,19 @@ impl Healer<'_> {
             issue_type: incident.issue_type.clone(),
             healed: attempt.healed,
             duration_ms: attempt.duration_ms,
-        })?;
+        }
+    }
+
+    /// Record what `attempt` did: complete its started row, or add one (a retry).
+    fn record_outcome(&self, attempt: &Attempt, root_cause: &str) -> Result<(), HealError> {
+        match attempt.outcome {
+            Some(id) => self
+                .outcomes
+                .finish(id, attempt.healed, attempt.duration_ms)?,
+            None => self
+                .outcomes
+                .record(&self.outcome_of(attempt, root_cause))?,
+        }
         Ok(())
     }
 
@@ -387,7 +423,11 @@ impl Healer<'_> {
     }
 
     /// Run a remediation option for real; the attempt it made.
-    async fn remediate(&mut self, option: &PlanOption) -> Result<Attempt, HealError> {
+    async fn remediate(
+        &mut self,
+        option: &PlanOption,
+        root_cause: &str,
+    ) -> Result<Attempt, HealError> {
         let bound = option
             .bound
             .as_ref()
@@ -405,6 +445,7 @@ impl Healer<'_> {
             healed: false,
             duration_ms: 0,
             summary: String::new(),
+            outcome: None,
         };
         let Some(slot) = heals::take_slot(data_dir, policy.max_concurrent, policy.slot_wait)?
         else {
@@ -416,7 +457,12 @@ impl Healer<'_> {
             );
             return Ok(attempt);
         };
-        // Recorded before it runs: a loop killed now knows this option was started.
+        // Recorded before it runs: a loop killed now knows this option was started, and
+        // a cooldown counts from now.
+        attempt.outcome = Some(
+            self.outcomes
+                .start(&self.outcome_of(&attempt, root_cause))?,
+        );
         self.state.tried.push(attempt.clone());
         self.state.stage = Stage::Remediating;
         self.save()?;
@@ -442,6 +488,10 @@ impl Healer<'_> {
         attempt.summary = report.summary.clone();
         if let Some(last) = self.state.tried.last_mut() {
             *last = attempt.clone();
+        }
+        // Its own verify's verdict, durable now; the command's next run may correct it.
+        if report.status != RunStatus::Interrupted {
+            self.record_outcome(&attempt, root_cause)?;
         }
         self.state.stage = Stage::Deciding;
         self.save()?;
@@ -483,12 +533,18 @@ impl Healer<'_> {
                     )
                     .await
                     {
-                        Ok(status) => format!("posted to {url} (HTTP {status})"),
+                        Ok(status) => format!(
+                            "posted to {} (HTTP {status})",
+                            crate::escalation::shown_url(url)
+                        ),
                         Err(error) => error.to_string(),
                     },
                 )
             }
-            (Some(url), true) => Some(format!("would post to {url} (--dry-run)")),
+            (Some(url), true) => Some(format!(
+                "would post to {} (--dry-run)",
+                crate::escalation::shown_url(url)
+            )),
             (None, _) => None,
         };
         self.audit(&AuditEvent::Escalated {
@@ -527,10 +583,14 @@ impl Healer<'_> {
             return Ok(Next::Escalate(reason));
         }
         let permanent = plan::is_permanent(diagnosis.root_cause);
+        let candidates = self
+            .request
+            .candidates
+            .for_incident(&self.state.incident, diagnosis.root_cause);
         let mut plan = plan::build(&PlanInput {
             incident: &self.state.incident,
             diagnosis,
-            candidates: self.request.candidates,
+            candidates: &candidates,
             ceilings: self.request.env.ceilings,
             protected: self.request.env.data_dir.protected(),
             outcomes: Some(&self.outcomes),
@@ -539,6 +599,17 @@ impl Healer<'_> {
             backoff: policy.backoff,
             max_retries: rule.max_retries,
         })?;
+        for option in &plan.options {
+            tracing::debug!(
+                "option {} {}: confidence {:.3}, risk {}, applicable {} ({})",
+                option.kind.as_str(),
+                option.remediation.as_deref().unwrap_or("-"),
+                option.confidence,
+                option.risk.as_str(),
+                option.applicable,
+                option.reason
+            );
+        }
         self.audit(&AuditEvent::Planned {
             rule: rule.name.clone(),
             options: plan
@@ -716,6 +787,7 @@ impl Healer<'_> {
                         status: "started".to_string(),
                         healed: false,
                         duration_ms: delay.as_millis() as u64,
+                        outcome: None,
                         summary: format!(
                             "retry {} after {} ms",
                             self.state.retries,
@@ -724,21 +796,18 @@ impl Healer<'_> {
                     })));
                 }
                 OptionKind::Remediation => {
-                    let attempt = self.remediate(&option).await?;
+                    let attempt = self
+                        .remediate(&option, diagnosis.root_cause.as_str())
+                        .await?;
                     if attempt.status == "interrupted" || self.request.env.stop.raised().is_some() {
-                        self.record_outcome(&attempt, diagnosis.root_cause.as_str())?;
                         return Ok(Next::Interrupted);
                     }
                     if !attempt.healed {
-                        if attempt.status != "skipped" {
-                            self.record_outcome(&attempt, diagnosis.root_cause.as_str())?;
-                        }
                         continue;
                     }
                     if self.state.command.is_some() {
                         return Ok(Next::Rerun(Some(attempt)));
                     }
-                    self.record_outcome(&attempt, diagnosis.root_cause.as_str())?;
                     return Ok(Next::Healed);
                 }
                 OptionKind::Manual | OptionKind::Escalate => unreachable!("handled above"),
@@ -757,6 +826,14 @@ impl Healer<'_> {
         remediation: Option<String>,
         decision: &Decision,
     ) -> Result<(), HealError> {
+        tracing::info!(
+            incident = %self.state.incident.id,
+            "decision: {option}{} -> {} (rule `{}`: {})",
+            remediation.as_deref().map(|name| format!(" {name}")).unwrap_or_default(),
+            decision.action.as_str(),
+            decision.rule,
+            decision.reason
+        );
         self.audit(&AuditEvent::Decided {
             option: option.to_string(),
             remediation: remediation.clone(),
@@ -802,6 +879,9 @@ pub struct CommandRun {
     pub output: Vec<u8>,
     /// Wall time of the command.
     pub duration: Duration,
+    /// The output already scanned as it arrived (see [`run_checked`]'s `tee`), when the
+    /// scan saw all of it.
+    pub scan: Option<diagnosis::matcher::Scan>,
 }
 
 /// Run `command`, then `verify` (a shell line) when it exited 0.
@@ -810,12 +890,14 @@ pub async fn run_checked(
     verify: Option<&str>,
     echo: Echo,
     stop: &crate::stop::StopSignal,
+    tee: Option<&wrapped::Tee>,
 ) -> Result<CommandRun, crate::process::ProcessError> {
     let output = wrapped::run_wrapped(Wrapped {
         argv: command,
         capture: CAPTURE_BYTES,
         echo,
         stop: Some(stop),
+        tee,
     })
     .await?;
     let mut run = CommandRun {
@@ -824,6 +906,7 @@ pub async fn run_checked(
         shadow: None,
         output: output.output,
         duration: output.duration,
+        scan: None,
     };
     if let (true, Some(check)) = (run.passed, verify) {
         let argv = vec![
@@ -836,6 +919,7 @@ pub async fn run_checked(
             capture: CAPTURE_BYTES,
             echo,
             stop: Some(stop),
+            tee,
         })
         .await?;
         if checked.status != 0 {
@@ -869,28 +953,52 @@ pub async fn recover_killed(env: &RunEnv<'_>, config: &Config) -> Result<Vec<Str
 /// Carry `request.incident` from failure to a verified fix or an escalation.
 pub async fn heal(request: HealRequest<'_>) -> Result<HealReport, HealError> {
     let env = &request.env;
-    // Nothing runs while a killed run may have left the host half-changed.
+    // Nothing runs while a killed run may have left the host half-changed. A dry run
+    // changes nothing, rollbacks included: it says what it would roll back, and leaves a
+    // killed loop for a real run to resume.
+    if request.dry_run {
+        let pending = crate::store::runs::unfinished(env.db, env.data_dir)?;
+        let abandoned = heals::abandoned(env.db, env.data_dir, &request.fingerprint)?;
+        if !pending.is_empty() || abandoned.is_some() {
+            return Err(HealError::Pending {
+                runs: pending.iter().map(|run| run.run_id.clone()).collect(),
+                resumable: abandoned.map(|loop_| loop_.incident_id),
+            });
+        }
+    }
     let recovered = recover_killed(env, request.config).await?;
-    let (state, journal, resumed) =
-        match heals::abandoned(env.db, env.data_dir, &request.fingerprint)? {
-            Some(abandoned) => match (
-                serde_json::from_str::<LoopState>(&abandoned.state),
-                HealJournal::resume(env.db, env.data_dir, &abandoned)?,
-            ) {
-                (Ok(mut state), Some(journal)) => {
-                    for attempt in &mut state.tried {
-                        if attempt.status == "started" {
-                            attempt.status = "interrupted".to_string();
-                            attempt.summary =
-                                "medic was killed during it; rolled back on recovery".to_string();
-                        }
+    let (state, journal, resumed) = match heals::abandoned(
+        env.db,
+        env.data_dir,
+        &request.fingerprint,
+    )? {
+        Some(abandoned) => match (
+            serde_json::from_str::<LoopState>(&abandoned.state),
+            HealJournal::resume(env.db, env.data_dir, &abandoned)?,
+        ) {
+            (Ok(mut state), Some(journal)) => {
+                for attempt in &mut state.tried {
+                    if attempt.status == "started" {
+                        attempt.status = "interrupted".to_string();
+                        attempt.summary =
+                            "medic was killed during it; rolled back on recovery".to_string();
                     }
-                    (state, journal, true)
                 }
-                _ => fresh(&request)?,
-            },
-            None => fresh(&request)?,
-        };
+                (state, journal, true)
+            }
+            (Err(error), Some(journal)) => {
+                // Its state does not parse: close it rather than leave it forever.
+                tracing::warn!(
+                    "the killed heal of `{}` left a state medic cannot read ({error}); starting afresh",
+                    abandoned.incident_id
+                );
+                journal.finish(&abandoned.state)?;
+                fresh(&request)?
+            }
+            (_, None) => fresh(&request)?,
+        },
+        None => fresh(&request)?,
+    };
     let mut healer = Healer {
         request: &request,
         state,
@@ -900,6 +1008,7 @@ pub async fn heal(request: HealRequest<'_>) -> Result<HealReport, HealError> {
         plan: None,
         approval_refused: false,
         failure: request.log.clone().unwrap_or_default(),
+        scanned: None,
     };
     healer.audit(&AuditEvent::HealStarted {
         incident: serde_json::to_value(&healer.state.incident).unwrap_or_default(),
@@ -968,6 +1077,8 @@ pub async fn heal(request: HealRequest<'_>) -> Result<HealReport, HealError> {
                 {
                     last.healed = passed;
                     if !passed {
+                        // Its own verify passed; the incident is not healed.
+                        last.status = "command_still_fails".to_string();
                         last.summary.push_str("; the command still fails");
                     }
                 }

@@ -31,6 +31,9 @@ pub struct Attempt {
     pub duration_ms: u64,
     /// A sentence.
     pub summary: String,
+    /// Its row in the outcomes, for a remediation (started before it runs).
+    #[serde(default)]
+    pub outcome: Option<i64>,
 }
 
 /// Where the loop is.

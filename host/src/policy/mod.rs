@@ -27,7 +27,7 @@ use crate::incident::Incident;
 use crate::manifest::{ManifestError, Origin, Risk};
 
 /// How far medic goes on its own under a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Trust {
     /// Diagnose and plan only; record what would have run.
@@ -98,6 +98,16 @@ mod humantime_serde_secs {
     }
 }
 
+fn shown_webhook<S: serde::Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serializer.serialize_some(&crate::escalation::shown_url(url)),
+        None => serializer.serialize_none(),
+    }
+}
+
 impl Rule {
     /// How many of its fields narrow the match (the more, the more specific).
     fn specificity(&self) -> usize {
@@ -164,7 +174,9 @@ pub struct Policy {
     /// The retry backoff (exponential, full jitter, capped).
     #[serde(skip)]
     pub backoff: crate::plan::Backoff,
-    /// Where escalations are posted, when set.
+    /// Where escalations are posted, when set (printed as its origin only: the path is
+    /// often the credential).
+    #[serde(serialize_with = "shown_webhook")]
     pub escalation_webhook: Option<String>,
     /// The webhook's timeout per attempt.
     #[serde(with = "humantime_serde_secs")]
@@ -180,18 +192,55 @@ pub type PolicyError = ManifestError;
 
 impl Policy {
     /// The rule that decides for `incident` with `root_cause`: the most specific match,
-    /// the first written among equals. A policy always holds a catch-all rule (the
-    /// embedded default adds one when a file has none).
-    pub fn rule_for(&self, incident: &Incident, root_cause: RootCause) -> &Rule {
-        let mut best: Option<&Rule> = None;
-        for rule in &self.rules {
-            if rule.matches(incident, root_cause)
-                && best.is_none_or(|kept| rule.specificity() > kept.specificity())
-            {
-                best = Some(rule);
+    /// the first written among equals. A policy always holds a catch-all rule (parsing adds
+    /// one when a file has none).
+    ///
+    /// The root cause is read from the failure's text, which whoever wrote the log chose:
+    /// a rule matched through it never grants more than the most specific rule matched on
+    /// the incident's own facts (resource kind, issue type), when there is one besides the
+    /// catch-all. Its trust, automated risks and
+    /// retries are capped by that rule's, and its cooldown is at least that rule's.
+    pub fn rule_for(&self, incident: &Incident, root_cause: RootCause) -> Rule {
+        fn most_specific<'r>(candidates: impl Iterator<Item = &'r Rule>) -> Option<&'r Rule> {
+            let mut best: Option<&Rule> = None;
+            for rule in candidates {
+                if best.is_none_or(|kept| rule.specificity() > kept.specificity()) {
+                    best = Some(rule);
+                }
             }
+            best
         }
-        best.unwrap_or(&self.rules[self.rules.len() - 1])
+        let fallback = &self.rules[self.rules.len() - 1];
+        let best = most_specific(
+            self.rules
+                .iter()
+                .filter(|r| r.matches(incident, root_cause)),
+        )
+        .unwrap_or(fallback);
+        if best.root_cause.is_none() {
+            return best.clone();
+        }
+        // Only an operator's rule about this kind or issue binds: the catch-all does not.
+        let Some(facts) = most_specific(self.rules.iter().filter(|r| {
+            r.root_cause.is_none() && r.specificity() > 0 && r.matches(incident, root_cause)
+        })) else {
+            return best.clone();
+        };
+        let mut capped = best.clone();
+        capped.trust = best.trust.min(facts.trust);
+        capped
+            .automate_risk
+            .retain(|risk| facts.automate_risk.contains(risk));
+        capped.max_retries = best.max_retries.min(facts.max_retries);
+        capped.cooldown = best.cooldown.max(facts.cooldown);
+        if capped.trust != best.trust
+            || capped.automate_risk != best.automate_risk
+            || capped.max_retries != best.max_retries
+            || capped.cooldown != best.cooldown
+        {
+            capped.name = format!("{} (capped by `{}`)", best.name, facts.name);
+        }
+        capped
     }
 }
 
@@ -215,22 +264,61 @@ fn catch_all(source: &Path) -> Rule {
     }
 }
 
+/// The range each duration of `[policy]` must fall in: a value outside it is a typo or an
+/// overflow waiting to happen (a flap window of a century disables the guard).
+fn bounds(field: &str) -> (Duration, Duration) {
+    let minute = Duration::from_secs(60);
+    let hour = Duration::from_secs(3600);
+    let day = Duration::from_secs(86_400);
+    match field {
+        "retry_base" => (Duration::from_millis(1), minute * 10),
+        "retry_cap" => (Duration::from_millis(1), hour),
+        "slot_wait" => (Duration::ZERO, hour),
+        "escalation_timeout" => (Duration::from_secs(1), minute * 5),
+        "flap_window" => (minute, day * 30),
+        _ => (Duration::ZERO, day * 30),
+    }
+}
+
+fn within(
+    found: Duration,
+    field: &str,
+    text: &toml::Spanned<String>,
+    src: &crate::manifest::grant::SourceText<'_>,
+) -> Result<Duration, PolicyError> {
+    let (least, most) = bounds(field.rsplit('.').next().unwrap_or(field));
+    if found < least || found > most {
+        return src.invalid(
+            format!("policy.{field}"),
+            text.span(),
+            format!(
+                "`{}` is out of range: {} to {}",
+                text.get_ref(),
+                humantime::format_duration(least),
+                humantime::format_duration(most)
+            ),
+        );
+    }
+    Ok(found)
+}
+
 /// Check `raw` (from `source`, whose text is `text`, for line numbers).
 pub fn parse_policy(raw: &RawPolicy, source: &Path, text: &str) -> Result<Policy, PolicyError> {
     let src = crate::manifest::grant::SourceText { file: source, text };
     let duration =
         |value: &Option<toml::Spanned<String>>, field: &str, default: Duration| match value {
             None => Ok(default),
-            Some(text) => humantime::parse_duration(text.get_ref()).or_else(|error| {
-                src.invalid(
+            Some(text) => match humantime::parse_duration(text.get_ref()) {
+                Ok(found) => within(found, field, text, &src),
+                Err(error) => src.invalid(
                     format!("policy.{field}"),
                     text.span(),
                     format!(
                         "`{}` is not a duration (\"30s\", \"5m\", \"1h\"): {error}",
                         text.get_ref()
                     ),
-                )
-            }),
+                ),
+            },
         };
     let mut rules = Vec::new();
     let mut names = std::collections::BTreeSet::new();
@@ -317,13 +405,16 @@ pub fn parse_policy(raw: &RawPolicy, source: &Path, text: &str) -> Result<Policy
         };
         let cooldown = match &rule.cooldown {
             None => Duration::from_secs(300),
-            Some(text) => humantime::parse_duration(text.get_ref()).or_else(|error| {
-                src.invalid(
-                    field("cooldown"),
-                    text.span(),
-                    format!("`{}` is not a duration: {error}", text.get_ref()),
-                )
-            })?,
+            Some(text) => match humantime::parse_duration(text.get_ref()) {
+                Ok(found) => within(found, &format!("rules[{index}].cooldown"), text, &src)?,
+                Err(error) => {
+                    return src.invalid(
+                        field("cooldown"),
+                        text.span(),
+                        format!("`{}` is not a duration: {error}", text.get_ref()),
+                    );
+                }
+            },
         };
         for (key, value) in &rule.params {
             if value.get_ref().len() > crate::manifest::params::MAX_VALUE_LEN {

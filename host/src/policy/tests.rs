@@ -74,6 +74,34 @@ automate_risk = ["low", "medium"]
 }
 
 #[test]
+fn a_rule_matched_through_the_root_cause_grants_no_more_than_the_facts_rule() {
+    let policy = policy(
+        r#"
+[policy]
+[[policy.rules]]
+name = "disks"
+issue_type = "disk_full"
+trust = "approve"
+[[policy.rules]]
+name = "net"
+resource_kind = "host"
+root_cause = "network"
+trust = "automate"
+automate_risk = ["low", "medium"]
+"#,
+    )
+    .unwrap();
+    // A log that says "Connection refused" cannot buy the disk_full incident automation.
+    let rule = policy.rule_for(&incident("host", "disk_full"), RootCause::Network);
+    assert_eq!(rule.trust, Trust::Approve);
+    assert!(rule.name.contains("capped by `disks`"), "{}", rule.name);
+    // With no operator rule about the incident's kind or issue, the cause rule stands.
+    let rule = policy.rule_for(&incident("host", "other"), RootCause::Network);
+    assert_eq!(rule.name, "net");
+    assert_eq!(rule.automate_risk, vec![Risk::Low, Risk::Medium]);
+}
+
+#[test]
 fn a_policy_without_a_catch_all_gets_one() {
     let policy =
         policy("[policy]\n[[policy.rules]]\nresource_kind = \"host\"\ntrust = \"observe\"\n")

@@ -42,6 +42,76 @@ pub struct Wrapped<'a> {
     pub echo: Echo,
     /// Raised when medic is asked to stop: the command gets SIGTERM.
     pub stop: Option<&'a StopSignal>,
+    /// Also hand each chunk of output to this reader as it arrives (for diagnosis while
+    /// the command still runs).
+    pub tee: Option<&'a Tee>,
+}
+
+/// A copy of a command's output, chunk by chunk, for a reader in another thread. Never
+/// slows the command: when the reader falls behind by [`TEE_CHUNKS`] chunks, the tee
+/// breaks (`is_broken`) and stops copying; the reader must then use the capture instead.
+#[derive(Debug, Clone)]
+pub struct Tee {
+    sender: std::sync::mpsc::SyncSender<Vec<u8>>,
+    broken: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Chunks a [`Tee`] holds for its reader before it breaks.
+pub const TEE_CHUNKS: usize = 1024;
+
+impl Tee {
+    /// A tee and the reader of what it copies.
+    pub fn new() -> (Tee, TeeReader) {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(TEE_CHUNKS);
+        (
+            Tee {
+                sender,
+                broken: Arc::default(),
+            },
+            TeeReader {
+                receiver,
+                chunk: Vec::new(),
+                at: 0,
+            },
+        )
+    }
+
+    /// Whether a chunk was dropped: what the reader read is not the whole output.
+    pub fn is_broken(&self) -> bool {
+        self.broken.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn copy(&self, chunk: &[u8]) {
+        if !self.is_broken() && self.sender.try_send(chunk.to_vec()).is_err() {
+            self.broken.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+}
+
+/// Reads what a [`Tee`] copies; ends when every copy of the tee is dropped.
+#[derive(Debug)]
+pub struct TeeReader {
+    receiver: std::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for TeeReader {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.receiver.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let count = buffer.len().min(self.chunk.len() - self.at);
+        buffer[..count].copy_from_slice(&self.chunk[self.at..self.at + count]);
+        self.at += count;
+        Ok(count)
+    }
 }
 
 /// How a wrapped command ended.
@@ -57,6 +127,9 @@ pub struct WrappedOutput {
     /// Wall time.
     pub duration: Duration,
 }
+
+/// How long output is still read after the command exits (from what it left running).
+pub const DRAIN: Duration = Duration::from_secs(2);
 
 /// The shell a `--verify` check runs under.
 pub const SHELL: &str = "/bin/sh";
@@ -85,6 +158,7 @@ async fn pump(
     mut from: impl AsyncRead + Unpin,
     capture: Arc<Mutex<Capture>>,
     echo: Option<EchoTo>,
+    tee: Option<Tee>,
 ) {
     let mut echo = echo;
     let mut buffer = vec![0u8; 16 << 10];
@@ -104,6 +178,9 @@ async fn pump(
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(chunk);
+        if let Some(tee) = &tee {
+            tee.copy(chunk);
+        }
     }
 }
 
@@ -170,11 +247,11 @@ pub async fn run_wrapped(wrapped: Wrapped<'_>) -> Result<WrappedOutput, ProcessE
     let stdout = child
         .stdout
         .take()
-        .map(|out| tokio::spawn(pump(out, capture.clone(), out_echo)));
+        .map(|out| tokio::spawn(pump(out, capture.clone(), out_echo, wrapped.tee.cloned())));
     let stderr = child
         .stderr
         .take()
-        .map(|err| tokio::spawn(pump(err, capture.clone(), err_echo)));
+        .map(|err| tokio::spawn(pump(err, capture.clone(), err_echo, wrapped.tee.cloned())));
     let shown = crate::text::escape_control(program);
     let status = match wrapped.stop {
         Some(stop) => {
@@ -203,8 +280,12 @@ pub async fn run_wrapped(wrapped: Wrapped<'_>) -> Result<WrappedOutput, ProcessE
         program: shown,
         source,
     })?;
-    for pump in [stdout, stderr].into_iter().flatten() {
-        let _ = pump.await;
+    // A background process the command left behind may hold its output open: what it
+    // writes within a moment is kept, then medic stops reading and goes on.
+    for mut pump in [stdout, stderr].into_iter().flatten() {
+        if tokio::time::timeout(DRAIN, &mut pump).await.is_err() {
+            pump.abort();
+        }
     }
     let code = {
         use std::os::unix::process::ExitStatusExt;

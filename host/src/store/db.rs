@@ -84,7 +84,8 @@ CREATE TABLE IF NOT EXISTS outcomes (
     resource_id   TEXT NOT NULL,
     issue_type    TEXT NOT NULL,
     healed        INTEGER NOT NULL,
-    duration_ms   INTEGER NOT NULL
+    duration_ms   INTEGER NOT NULL,
+    finished      INTEGER NOT NULL DEFAULT 1
 );
 CREATE INDEX IF NOT EXISTS outcomes_component ON outcomes(sha256, root_cause);
 CREATE INDEX IF NOT EXISTS outcomes_resource ON outcomes(resource_kind, resource_id, at_ms);

@@ -98,11 +98,23 @@ impl HealJournal {
         state: &str,
     ) -> Result<HealJournal, DbError> {
         let (lock_path, lock) = lock_in(dir, HEALS_DIR, incident_id)?;
+        if lock.is_none() {
+            return Err(DbError::Tampered {
+                path: lock_path,
+                message: format!(
+                    "incident `{incident_id}` is being healed by another medic process"
+                ),
+            });
+        }
         let now = timestamp();
+        // An incident healed before (an alert that fired again, the same file) starts a
+        // new loop in the same row; its earlier records stay in the audit log.
         db.lock()
             .execute(
                 "INSERT INTO heal_loops (incident_id, fingerprint, state, pid, started_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                 ON CONFLICT(incident_id) DO UPDATE SET fingerprint = ?2, state = ?3, pid = ?4,
+                     started_at = ?5, updated_at = ?5, finished_at = NULL",
                 params![incident_id, fingerprint, state, std::process::id(), now],
             )
             .map_err(|error| db.error(error))?;

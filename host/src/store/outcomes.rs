@@ -115,6 +115,44 @@ impl Outcomes {
         Ok(())
     }
 
+    /// Record that a remediation starts now (so a cooldown counts from here, whatever
+    /// happens to this process); [`Outcomes::finish`] completes it. An outcome never
+    /// finished (its medic was killed) counts for cooldowns, not for learning.
+    pub fn start(&self, outcome: &Outcome) -> Result<i64, DbError> {
+        let connection = self.db.lock();
+        connection
+            .execute(
+                "INSERT INTO outcomes (at_ms, incident_id, option_kind, remediation, version, sha256, root_cause, resource_kind, resource_id, issue_type, healed, duration_ms, finished)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0, 0, 0)",
+                params![
+                    now_ms(),
+                    outcome.incident_id,
+                    outcome.option_kind,
+                    outcome.remediation,
+                    outcome.version,
+                    outcome.sha256,
+                    outcome.root_cause,
+                    outcome.resource_kind,
+                    outcome.resource_id,
+                    outcome.issue_type,
+                ],
+            )
+            .map_err(|error| self.db.error(error))?;
+        Ok(connection.last_insert_rowid())
+    }
+
+    /// Complete (or correct) the outcome `id` that [`Outcomes::start`] began.
+    pub fn finish(&self, id: i64, healed: bool, duration_ms: u64) -> Result<(), DbError> {
+        self.db
+            .lock()
+            .execute(
+                "UPDATE outcomes SET healed = ?2, duration_ms = ?3, finished = 1 WHERE id = ?1",
+                params![id, healed, duration_ms as i64],
+            )
+            .map_err(|error| self.db.error(error))?;
+        Ok(())
+    }
+
     /// What `remediation` with component `sha256` did on `root_cause` (for a retry, the
     /// name is `retry` and the hash empty).
     pub fn tally(
@@ -127,7 +165,7 @@ impl Outcomes {
             .lock()
             .query_row(
                 "SELECT coalesce(sum(healed), 0), count(*) - coalesce(sum(healed), 0), coalesce(avg(duration_ms), 0)
-                 FROM outcomes WHERE remediation = ?1 AND sha256 = ?2 AND root_cause = ?3",
+                 FROM outcomes WHERE remediation = ?1 AND sha256 = ?2 AND root_cause = ?3 AND finished = 1",
                 params![remediation, sha256, root_cause],
                 |row| {
                     Ok(Tally {
@@ -179,9 +217,9 @@ impl Outcomes {
                 "SELECT remediation, version, sha256, count(*), sum(healed), avg(duration_ms),
                         (SELECT group_concat(root_cause, ',') FROM (
                             SELECT root_cause FROM outcomes AS inner
-                            WHERE inner.remediation = outer.remediation AND inner.sha256 = outer.sha256
+                            WHERE inner.remediation = outer.remediation AND inner.sha256 = outer.sha256 AND inner.finished = 1
                             GROUP BY root_cause ORDER BY count(*) DESC, root_cause))
-                 FROM outcomes AS outer
+                 FROM outcomes AS outer WHERE finished = 1
                  GROUP BY remediation, version, sha256
                  ORDER BY remediation, max(at_ms) DESC",
             )

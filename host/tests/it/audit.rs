@@ -31,8 +31,7 @@ fn audit_records_each_run_and_shows_it() {
     let run_id = one_run(&medic);
     let result = medic.run(&["audit", "show", &run_id, "--json"]);
     assert_eq!(result.code, 0, "{}", result.stderr);
-    let kinds: Vec<String> = result
-        .json()
+    let kinds: Vec<String> = result.json()["records"]
         .as_array()
         .unwrap()
         .iter()

@@ -645,14 +645,138 @@ fn a_passing_command_runs_at_once_and_opens_nothing() {
     let (result, report, events) = heal(&m, &[], &["sh", "-c", "echo all good; exit 0"]);
     assert_eq!(result.code, 0, "{}", result.stderr);
     assert_eq!(report["status"], "passed");
-    assert!(result.stderr.contains("all good"), "output passed through: {}", result.stderr);
-    let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert!(
+        result.stderr.contains("all good"),
+        "output passed through: {}",
+        result.stderr
+    );
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["healing_start", "healing_complete", "report"]);
-    assert!(!m.data_dir().exists(), "no state was opened on the success path");
+    assert!(
+        !m.data_dir().exists(),
+        "no state was opened on the success path"
+    );
     // A failing one hands its first run over: it is not run twice before the decision.
-    let job = script(&m, "count", "echo run >> runs.txt\necho 'error: linking with `cc` failed' >&2\nexit 4");
+    let job = script(
+        &m,
+        "count",
+        "echo run >> runs.txt\necho 'error: linking with `cc` failed' >&2\nexit 4",
+    );
     let (result, report, _) = heal(&m, &[], &[job.to_str().unwrap()]);
     assert_eq!(result.code, 4);
     assert_eq!(report["attempts"], 1);
-    assert_eq!(std::fs::read_to_string(m.root().join("runs.txt")).unwrap(), "run\n");
+    assert_eq!(
+        std::fs::read_to_string(m.root().join("runs.txt")).unwrap(),
+        "run\n"
+    );
+}
+
+#[test]
+fn an_escalation_is_posted_to_the_webhook_with_retries_and_its_path_never_printed() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let m = medic();
+    let calls = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    // The first attempt fails: medic retries.
+    let server = medic_tests::Server::start(move |_, _, _| {
+        if seen.fetch_add(1, Ordering::SeqCst) == 0 {
+            medic_tests::Reply::new(503, "busy")
+        } else {
+            medic_tests::Reply::new(200, "ok")
+        }
+    });
+    let hook = server.url("/services/T000/B000/SECRETPATH");
+    m.write_config(&policy(
+        &m,
+        "",
+        &format!("escalation_webhook = {hook:?}\nescalation_timeout = \"2s\"\nescalation_attempts = 3"),
+    ));
+    let job = script(&m, "build", "echo 'error[E0308]: mismatched types <!channel> *bold*' >&2\nexit 1");
+    let (result, report, _) = heal(&m, &[], &[job.to_str().unwrap()]);
+    assert_eq!(result.code, 1);
+    assert_eq!(server.hits(), ["POST /services/T000/B000/SECRETPATH"; 2]);
+    let body: serde_json::Value = serde_json::from_str(&server.bodies()[1]).unwrap();
+    let text = body["text"].as_str().unwrap();
+    assert!(text.contains("## medic escalation"), "{text}");
+    assert!(!text.contains("<!channel>") && text.contains("&lt;!channel&gt;"), "log text is inert: {text}");
+    assert_eq!(body["root_cause"], "build");
+    let webhook = report["escalation"]["webhook"].as_str().unwrap();
+    assert!(webhook.contains("HTTP 200") && !webhook.contains("SECRETPATH"), "{webhook}");
+    for text in [&result.stdout, &result.stderr] {
+        assert!(!text.contains("SECRETPATH"), "the webhook's path is a credential: {text}");
+    }
+    let audit = serde_json::to_string(&m.audit()).unwrap();
+    assert!(!audit.contains("SECRETPATH"));
+}
+
+#[test]
+fn a_log_line_cannot_hand_a_remediation_a_whole_ceiling_root() {
+    let m = medic();
+    let log = m.root().join("fail.log");
+    std::fs::write(&log, "write /tmp/x: No space left on device\n").unwrap();
+    let plan = m
+        .run(&["plan", "--log", log.to_str().unwrap(), "--resource-kind", "host", "--resource-id", "h", "--json"])
+        .json();
+    let option = plan["options"].as_array().unwrap().iter().find(|o| o["remediation"] == "free-disk-space").unwrap().clone();
+    assert_eq!(option["applicable"], false, "{option}");
+    assert!(option["reason"].as_str().unwrap().contains("names the whole root `/tmp`"), "{option}");
+}
+
+#[test]
+fn the_same_incident_can_be_healed_again_and_dry_run_leaves_killed_work_alone() {
+    let m = medic();
+    m.write_config(&policy(&m, "", ""));
+    let log_dir = log_dir(&m);
+    let incident = m.incident_for("again-1", "host", "disk_full", &[("dir", log_dir.to_str().unwrap())]);
+    for round in 0..2 {
+        let result = m.run(&["heal", "--incident", incident.to_str().unwrap(), "--yes", "--json"]);
+        let last: serde_json::Value = serde_json::from_str(result.stdout.lines().last().unwrap()).unwrap();
+        assert!(last["report"]["status"].is_string(), "round {round}: {}", result.stderr);
+    }
+    // --dry-run changes nothing, rollbacks included: with a killed run waiting, it refuses.
+    m.write_config(&format!("{}\n", policy(&m, "", "")));
+    let db = m.data_dir().join("runs");
+    std::fs::create_dir_all(&db).unwrap();
+    let job = script(&m, "fails", "echo 'No space left on device' >&2; exit 1");
+    let (result, ..) = {
+        // Make a killed run: start a heal whose remediation sleeps, kill it mid-apply.
+        let marker = m.root().join("applied");
+        let slow = Remediation::new("interrupt-me")
+            .named("slow-fix")
+            .handles("root_cause = \"storage\"")
+            .fs(m.root(), "read-write");
+        let rule = format!("params = {{ marker = {:?}, mode = \"sleep\" }}", marker.display().to_string());
+        m.install_with_ceiling(&slow, &slow.ceiling());
+        m.write_config(&format!("{}\n{}", policy(&m, &rule, ""), slow.ceiling()));
+        let mut child = m.command(&["heal", "--", job.to_str().unwrap()]);
+        let mut child = child
+            .current_dir(m.root())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !marker.exists() {
+            assert!(Instant::now() < deadline, "apply never started");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let mut cmd = m.command(&["heal", "--dry-run", "--", job.to_str().unwrap()]);
+        let output = cmd.current_dir(m.root()).output().unwrap();
+        assert!(marker.exists(), "a dry run rolled nothing back");
+        (
+            RunResult {
+                code: output.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            },
+            (),
+        )
+    };
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(result.stderr.contains("without --dry-run first"), "{}", result.stderr);
 }

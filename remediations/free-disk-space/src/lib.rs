@@ -125,12 +125,19 @@ fn is_candidate(name: &str) -> bool {
     if base.len() != lower.len() {
         return true;
     }
+    // A rotation number is small (`app.log.1` .. `app.log.999`): a long numeric suffix is a
+    // live sequence file (`aria_log.00000001`, a database's WAL segment), never rotated.
     let numbered = base.rsplit_once('.').is_some_and(|(stem, tail)| {
-        !stem.is_empty() && !tail.is_empty() && tail.bytes().all(|b| b.is_ascii_digit())
+        !stem.is_empty()
+            && (1..=3).contains(&tail.len())
+            && tail.bytes().all(|b| b.is_ascii_digit())
     });
-    let dated = base
-        .rsplit_once('-')
-        .is_some_and(|(_, tail)| tail.len() >= 8 && tail[..8].bytes().all(|b| b.is_ascii_digit()));
+    // A date stamp: `-YYYYMMDD` with a plausible year.
+    let dated = base.rsplit_once('-').is_some_and(|(_, tail)| {
+        tail.len() >= 8
+            && tail[..8].bytes().all(|b| b.is_ascii_digit())
+            && (tail.starts_with("19") || tail.starts_with("20"))
+    });
     numbered
         || dated
         || [".old", ".bak", ".tmp", ".temp", ".swp"]
@@ -189,12 +196,18 @@ fn choose(settings: &Settings) -> Result<(u64, Vec<File>), Error> {
     Ok((total, chosen))
 }
 
+/// Where `original` goes: its path below `dir`, flattened reversibly (`%` as `%25`, `/` as
+/// `%2F`), so two files never share a quarantine name.
 fn quarantined_path(settings: &Settings, original: &str) -> String {
     let relative = original
         .strip_prefix(&settings.dir)
         .unwrap_or(original)
         .trim_start_matches('/');
-    format!("{}/{}", settings.quarantine, relative.replace('/', "__"))
+    format!(
+        "{}/{}",
+        settings.quarantine,
+        relative.replace('%', "%25").replace('/', "%2F")
+    )
 }
 
 fn load_moved() -> Result<Vec<(String, String)>, Error> {
@@ -264,9 +277,17 @@ impl Remediation for FreeDiskSpace {
         let mut freed = 0;
         for (index, file) in chosen.iter().enumerate() {
             let target = quarantined_path(&settings, &file.path);
-            fs::rename(&file.path, &target)?;
-            moved.push((file.path.clone(), target));
+            // Never over another file: a name already taken in quarantine stops the run.
+            if fs::metadata(&target).is_ok() {
+                return Err(Error::failed(format!(
+                    "{target} already exists in quarantine; not moving {} over it",
+                    file.path
+                )));
+            }
+            // Recorded before it moves: a run killed mid-move still knows to move it back.
+            moved.push((file.path.clone(), target.clone()));
             save_moved(&moved)?;
+            fs::rename(&file.path, &target)?;
             freed += file.size;
             log::progress(
                 (10 + 80 * (index + 1) / count) as u8,
@@ -300,14 +321,34 @@ impl Remediation for FreeDiskSpace {
 
     fn rollback(_incident: &Incident) -> Result<String, Error> {
         let mut moved = load_moved()?;
-        let count = moved.len();
+        let mut back = 0;
+        let mut kept = Vec::new();
         while let Some((original, quarantined)) = moved.pop() {
+            // A new file where the old one was is not overwritten: the old stays in quarantine.
+            if fs::metadata(&original).is_ok() {
+                if fs::metadata(&quarantined).is_ok() {
+                    kept.push(quarantined);
+                }
+                save_moved(&moved)?;
+                continue;
+            }
             match fs::rename(&quarantined, &original) {
-                Ok(()) | Err(Error::NotFound { .. }) => save_moved(&moved)?,
+                Ok(()) => back += 1,
+                // Recorded but never moved: the run stopped between the two.
+                Err(Error::NotFound { .. }) => {}
                 Err(error) => return Err(error),
             }
+            save_moved(&moved)?;
         }
-        Ok(format!("moved {count} files back from quarantine"))
+        if kept.is_empty() {
+            Ok(format!("moved {back} files back from quarantine"))
+        } else {
+            Ok(format!(
+                "moved {back} files back from quarantine; kept {} there because a new file took its place: {}",
+                kept.len(),
+                kept.join(", ")
+            ))
+        }
     }
 }
 
@@ -332,7 +373,16 @@ mod tests {
         ] {
             assert!(is_candidate(name), "{name} should be a candidate");
         }
-        for name in ["app.log", "current", "data.db", "log.", ".1"] {
+        for name in [
+            "app.log",
+            "current",
+            "data.db",
+            "log.",
+            ".1",
+            "aria_log.00000001",
+            "000000010000000000000001.1234",
+            "build-12345678",
+        ] {
             assert!(!is_candidate(name), "{name} should not be a candidate");
         }
     }
