@@ -106,10 +106,14 @@ pub(crate) fn run(
     // a failure's first decision does not wait for them.
     // The command's output is scanned as it arrives, on that thread too.
     let (tee, tee_reader) = medic::process::wrapped::Tee::new();
+    // It starts once the command has run a moment (or failed): a command that passes at
+    // once does not share the machine's cores with work it will never need.
+    let (go, wait_to_go) = std::sync::mpsc::channel::<()>();
     let prepared = {
         let config_path = config_path.clone();
         let data_dir = data_dir.clone();
         std::thread::spawn(move || -> anyhow::Result<Prepared> {
+            let _ = wait_to_go.recv_timeout(PREPARE_AFTER);
             let config = medic::config::load_config(config_path.as_deref(), data_dir)?;
             let library = medic::diagnosis::load_library(config.diagnosis.patterns_dir.as_deref())?;
             let manifests = super::intake::read_manifests(&config)?;
@@ -158,6 +162,10 @@ pub(crate) fn run(
                 });
                 progress.finish(&report);
                 print_json_report(&report, args.json);
+                // The loading thread stays asleep until the process ends, and the runtime
+                // is not torn down thread by thread: the process exits next.
+                std::mem::forget(go);
+                std::mem::forget(runtime);
                 return Ok(Exit::Status(0));
             }
             if stop.raised().is_some() {
@@ -167,7 +175,8 @@ pub(crate) fn run(
             first_run = Some((run, whole));
         }
     }
-    // The scan ends when the tee does.
+    // Preparing starts now if it has not; the scan ends when the tee does.
+    drop(go);
     drop(tee);
 
     let started = std::time::Instant::now();
@@ -286,3 +295,7 @@ struct Prepared {
     /// The command's first run, scanned as it arrived.
     scan: Option<medic::diagnosis::matcher::Scan>,
 }
+
+/// How long the wrapped command runs before configuration and the pattern library start
+/// loading beside it.
+const PREPARE_AFTER: std::time::Duration = std::time::Duration::from_millis(5);

@@ -692,21 +692,36 @@ fn an_escalation_is_posted_to_the_webhook_with_retries_and_its_path_never_printe
     m.write_config(&policy(
         &m,
         "",
-        &format!("escalation_webhook = {hook:?}\nescalation_timeout = \"2s\"\nescalation_attempts = 3"),
+        &format!(
+            "escalation_webhook = {hook:?}\nescalation_timeout = \"2s\"\nescalation_attempts = 3"
+        ),
     ));
-    let job = script(&m, "build", "echo 'error[E0308]: mismatched types <!channel> *bold*' >&2\nexit 1");
+    let job = script(
+        &m,
+        "build",
+        "echo 'error[E0308]: mismatched types <!channel> *bold*' >&2\nexit 1",
+    );
     let (result, report, _) = heal(&m, &[], &[job.to_str().unwrap()]);
     assert_eq!(result.code, 1);
     assert_eq!(server.hits(), ["POST /services/T000/B000/SECRETPATH"; 2]);
     let body: serde_json::Value = serde_json::from_str(&server.bodies()[1]).unwrap();
     let text = body["text"].as_str().unwrap();
     assert!(text.contains("## medic escalation"), "{text}");
-    assert!(!text.contains("<!channel>") && text.contains("&lt;!channel&gt;"), "log text is inert: {text}");
+    assert!(
+        !text.contains("<!channel>") && text.contains("&lt;!channel&gt;"),
+        "log text is inert: {text}"
+    );
     assert_eq!(body["root_cause"], "build");
     let webhook = report["escalation"]["webhook"].as_str().unwrap();
-    assert!(webhook.contains("HTTP 200") && !webhook.contains("SECRETPATH"), "{webhook}");
+    assert!(
+        webhook.contains("HTTP 200") && !webhook.contains("SECRETPATH"),
+        "{webhook}"
+    );
     for text in [&result.stdout, &result.stderr] {
-        assert!(!text.contains("SECRETPATH"), "the webhook's path is a credential: {text}");
+        assert!(
+            !text.contains("SECRETPATH"),
+            "the webhook's path is a credential: {text}"
+        );
     }
     let audit = serde_json::to_string(&m.audit()).unwrap();
     assert!(!audit.contains("SECRETPATH"));
@@ -718,11 +733,32 @@ fn a_log_line_cannot_hand_a_remediation_a_whole_ceiling_root() {
     let log = m.root().join("fail.log");
     std::fs::write(&log, "write /tmp/x: No space left on device\n").unwrap();
     let plan = m
-        .run(&["plan", "--log", log.to_str().unwrap(), "--resource-kind", "host", "--resource-id", "h", "--json"])
+        .run(&[
+            "plan",
+            "--log",
+            log.to_str().unwrap(),
+            "--resource-kind",
+            "host",
+            "--resource-id",
+            "h",
+            "--json",
+        ])
         .json();
-    let option = plan["options"].as_array().unwrap().iter().find(|o| o["remediation"] == "free-disk-space").unwrap().clone();
+    let option = plan["options"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["remediation"] == "free-disk-space")
+        .unwrap()
+        .clone();
     assert_eq!(option["applicable"], false, "{option}");
-    assert!(option["reason"].as_str().unwrap().contains("names the whole root `/tmp`"), "{option}");
+    assert!(
+        option["reason"]
+            .as_str()
+            .unwrap()
+            .contains("names the whole root `/tmp`"),
+        "{option}"
+    );
 }
 
 #[test]
@@ -730,11 +766,27 @@ fn the_same_incident_can_be_healed_again_and_dry_run_leaves_killed_work_alone() 
     let m = medic();
     m.write_config(&policy(&m, "", ""));
     let log_dir = log_dir(&m);
-    let incident = m.incident_for("again-1", "host", "disk_full", &[("dir", log_dir.to_str().unwrap())]);
+    let incident = m.incident_for(
+        "again-1",
+        "host",
+        "disk_full",
+        &[("dir", log_dir.to_str().unwrap())],
+    );
     for round in 0..2 {
-        let result = m.run(&["heal", "--incident", incident.to_str().unwrap(), "--yes", "--json"]);
-        let last: serde_json::Value = serde_json::from_str(result.stdout.lines().last().unwrap()).unwrap();
-        assert!(last["report"]["status"].is_string(), "round {round}: {}", result.stderr);
+        let result = m.run(&[
+            "heal",
+            "--incident",
+            incident.to_str().unwrap(),
+            "--yes",
+            "--json",
+        ]);
+        let last: serde_json::Value =
+            serde_json::from_str(result.stdout.lines().last().unwrap()).unwrap();
+        assert!(
+            last["report"]["status"].is_string(),
+            "round {round}: {}",
+            result.stderr
+        );
     }
     // --dry-run changes nothing, rollbacks included: with a killed run waiting, it refuses.
     m.write_config(&format!("{}\n", policy(&m, "", "")));
@@ -748,7 +800,10 @@ fn the_same_incident_can_be_healed_again_and_dry_run_leaves_killed_work_alone() 
             .named("slow-fix")
             .handles("root_cause = \"storage\"")
             .fs(m.root(), "read-write");
-        let rule = format!("params = {{ marker = {:?}, mode = \"sleep\" }}", marker.display().to_string());
+        let rule = format!(
+            "params = {{ marker = {:?}, mode = \"sleep\" }}",
+            marker.display().to_string()
+        );
         m.install_with_ceiling(&slow, &slow.ceiling());
         m.write_config(&format!("{}\n{}", policy(&m, &rule, ""), slow.ceiling()));
         let mut child = m.command(&["heal", "--", job.to_str().unwrap()]);
@@ -778,5 +833,9 @@ fn the_same_incident_can_be_healed_again_and_dry_run_leaves_killed_work_alone() 
         )
     };
     assert_eq!(result.code, 2, "{}", result.stderr);
-    assert!(result.stderr.contains("without --dry-run first"), "{}", result.stderr);
+    assert!(
+        result.stderr.contains("without --dry-run first"),
+        "{}",
+        result.stderr
+    );
 }
