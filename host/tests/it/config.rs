@@ -94,14 +94,15 @@ fn layers_overlay_by_section_and_drop_ins_add_grants() {
     let system_text = system.display().to_string();
     let refused = run(&system_text);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
+    // Under --json the error is JSON on stderr.
+    let error: serde_json::Value = serde_json::from_str(refused.stderr.trim()).unwrap();
+    let message = error["error"]["message"].as_str().unwrap();
+    assert_eq!(error["error"]["exit_code"], 2);
     assert!(
-        refused
-            .stderr
-            .contains("allows `/usr/bin/true \"b\"`, which is beyond the operator's `low` ceiling"),
-        "{}",
-        refused.stderr
+        message.contains("allows `/usr/bin/true \"b\"`, which is beyond the operator's `low` ceiling"),
+        "{message}"
     );
-    assert!(refused.stderr.contains(&system_text), "{}", refused.stderr);
+    assert!(message.contains(&system_text), "{message}");
     write(
         &medic.config_path().with_file_name("ceilings.d/true.toml"),
         "[[ceilings.low.exec]]\nprogram = \"/usr/bin/true\"\nargs = [\"^b$\"]\n",
