@@ -294,11 +294,18 @@ impl Healer<'_> {
             None,
         )
         .await?;
-        Ok(self.take_run(run))
+        self.take_run(run)
     }
 
     /// Record a run of the command (and its check): its status, its output for diagnosis.
-    fn take_run(&mut self, run: CommandRun) -> bool {
+    fn take_run(&mut self, run: CommandRun) -> Result<bool, HealError> {
+        self.audit(&AuditEvent::CommandRan {
+            attempt: self.state.attempts,
+            status: run.status,
+            passed: run.passed,
+            shadow: run.shadow.is_some(),
+            duration_ms: run.duration.as_millis() as u64,
+        })?;
         self.state.last_status = Some(run.status);
         self.failure = run.output;
         self.scanned = run.scan;
@@ -325,7 +332,7 @@ impl Healer<'_> {
                 ),
             ),
         }
-        run.passed
+        Ok(run.passed)
     }
 
     /// Diagnose the last failure.
@@ -403,8 +410,18 @@ impl Healer<'_> {
         }
     }
 
-    /// Record what `attempt` did: complete its started row, or add one (a retry).
+    /// Record what `attempt` did: complete its started row, or add one (a retry); and say
+    /// so in the audit log, with the run it was.
     fn record_outcome(&self, attempt: &Attempt, root_cause: &str) -> Result<(), HealError> {
+        self.audit(&AuditEvent::Attempted {
+            kind: attempt.kind.clone(),
+            remediation: attempt.remediation.clone(),
+            sha256: attempt.sha256.clone(),
+            run_id: attempt.run_id.clone(),
+            status: attempt.status.clone(),
+            healed: attempt.healed,
+            duration_ms: attempt.duration_ms,
+        })?;
         match attempt.outcome {
             Some(id) => self
                 .outcomes
@@ -733,6 +750,7 @@ impl Healer<'_> {
                             .approve(&self.state.incident, &option, &decision);
                     self.audit(&AuditEvent::Approval {
                         remediation: option.remediation.clone().unwrap_or_default(),
+                        params: option.params.clone(),
                         approved: approval.approved,
                         by: approval.by.clone(),
                         how: approval.how.clone(),
@@ -1026,6 +1044,7 @@ pub async fn heal(request: HealRequest<'_>) -> Result<HealReport, HealError> {
         });
     }
     for line in &recovered {
+        healer.audit(&AuditEvent::Recovered { run: line.clone() })?;
         healer.progress("recover", format!("rolled back killed run {line}"));
     }
     if resumed {
@@ -1058,7 +1077,7 @@ pub async fn heal(request: HealRequest<'_>) -> Result<HealReport, HealError> {
                         "command",
                         "the first run came before medic opened its state",
                     );
-                    healer.take_run(run)
+                    healer.take_run(run)?
                 }
                 None => healer.run_command().await?,
             };

@@ -99,7 +99,8 @@ fn layers_overlay_by_section_and_drop_ins_add_grants() {
     let message = error["error"]["message"].as_str().unwrap();
     assert_eq!(error["error"]["exit_code"], 2);
     assert!(
-        message.contains("allows `/usr/bin/true \"b\"`, which is beyond the operator's `low` ceiling"),
+        message
+            .contains("allows `/usr/bin/true \"b\"`, which is beyond the operator's `low` ceiling"),
         "{message}"
     );
     assert!(message.contains(&system_text), "{message}");

@@ -839,3 +839,120 @@ fn the_same_incident_can_be_healed_again_and_dry_run_leaves_killed_work_alone() 
         result.stderr
     );
 }
+
+#[test]
+fn under_gitlab_ci_its_own_output_is_in_collapsible_sections() {
+    let m = medic();
+    m.write_config(&policy(&m, "", ""));
+    let job = script(
+        &m,
+        "build",
+        "echo 'error[E0425]: cannot find value `x`' >&2\nexit 1",
+    );
+    let mut cmd = m.command(&["heal", "--", job.to_str().unwrap()]);
+    let output = cmd
+        .current_dir(m.root())
+        .env("GITLAB_CI", "true")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    for marker in [
+        "section_start:",
+        ":medic_diagnosis[collapsed=true]",
+        "section_end:",
+        ":medic_plan",
+    ] {
+        assert!(stderr.contains(marker), "no {marker} in:\n{stderr}");
+    }
+    // Without GitLab CI, no escape sequence reaches a stderr that is not a terminal.
+    let mut cmd = m.command(&["heal", "--", job.to_str().unwrap()]);
+    let output = cmd.current_dir(m.root()).output().unwrap();
+    assert!(
+        !output.stderr.contains(&0x1b),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn on_a_terminal_it_asks_showing_the_steps_and_the_blast_radius() {
+    use std::io::Write;
+    let m = medic();
+    let marker = m.root().join("touched");
+    let risky = Remediation::new("sequence")
+        .named("risky-fix")
+        .risk("high")
+        .handles("root_cause = \"storage\"")
+        .fs(m.root(), "read-write");
+    let rule = format!("params = {{ steps = \"write {} ok\" }}", marker.display());
+    m.install_with_ceiling(&risky, &risky.ceiling());
+    m.write_config(&format!("{}\n{}", policy(&m, &rule, ""), risky.ceiling()));
+    let log = m.root().join("fail.log");
+    std::fs::write(
+        &log,
+        "tar: /srv/backups/db.tar: Cannot write: No space left on device\n",
+    )
+    .unwrap();
+    // `script` gives medic a terminal; the answer comes in on it.
+    let medic = m.command(&[
+        "heal",
+        "--log",
+        log.to_str().unwrap(),
+        "--resource-kind",
+        "host",
+        "--resource-id",
+        "db-1",
+    ]);
+    let mut line = String::new();
+    for part in std::iter::once(medic.get_program()).chain(medic.get_args()) {
+        line.push_str(&format!(
+            "'{}' ",
+            part.to_str().unwrap().replace('\'', "'\\''")
+        ));
+    }
+    let wrapper = script(&m, "ask", &format!("exec {line}"));
+    for (answer, approved) in [("n", false), ("y", true)] {
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", wrapper.to_str().unwrap(), "/dev/null"])
+            .env("MEDIC_SYSTEM_CONFIG", "")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // Typed once the prompt is up (the pty holds it until medic reads).
+        stdin.write_all(format!("{answer}\n").as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        let shown = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            shown.contains("medic wants to run `risky-fix` (risk high"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("may touch paths:"),
+            "the blast radius: {shown}"
+        );
+        assert!(shown.contains("Run it? [y/N]"), "{shown}");
+        assert_eq!(marker.exists(), approved, "answer {answer}: {shown}");
+        let approval = m
+            .audit()
+            .into_iter()
+            .rev()
+            .find(|r| r["kind"] == "approval")
+            .expect("approval audited");
+        assert_eq!(approval["data"]["how"], "tty");
+        assert_eq!(approval["data"]["approved"], approved);
+        assert!(
+            approval["data"]["params"]["steps"].is_string(),
+            "{approval}"
+        );
+    }
+    let kinds: Vec<String> = m
+        .audit()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert!(kinds.iter().any(|k| k == "attempted"), "{kinds:?}");
+}

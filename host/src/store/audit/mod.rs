@@ -196,12 +196,50 @@ pub enum AuditEvent {
     Approval {
         /// The remediation.
         remediation: String,
+        /// The parameters it would run with.
+        #[serde(default)]
+        params: std::collections::BTreeMap<String, String>,
         /// Given or not.
         approved: bool,
         /// The OS user who answered (or medic's user for `--yes`).
         by: String,
         /// `tty`, `--yes`, or `no-tty` (nobody could be asked).
         how: String,
+    },
+    /// The wrapped command (and its check) ran once.
+    CommandRan {
+        /// Which run of the loop (1 for the first).
+        attempt: u32,
+        /// Its final status (the check's when the command exited 0).
+        status: i32,
+        /// Whether the command and its check passed.
+        passed: bool,
+        /// The command exited 0 but the check failed.
+        shadow: bool,
+        /// Wall time of the command.
+        duration_ms: u64,
+    },
+    /// An option was carried out and judged.
+    Attempted {
+        /// `retry` or `remediation`.
+        kind: String,
+        /// The remediation (`retry` for a retry).
+        remediation: String,
+        /// Its component.
+        sha256: String,
+        /// The remediation's run, whose records carry its host calls.
+        run_id: Option<String>,
+        /// How it ended.
+        status: String,
+        /// Whether it healed the incident.
+        healed: bool,
+        /// Wall time.
+        duration_ms: u64,
+    },
+    /// A run a killed medic left unfinished was rolled back before this loop went on.
+    Recovered {
+        /// The run, its remediation and how the rollback went.
+        run: String,
     },
     /// The incident was handed to a human.
     Escalated {
@@ -234,6 +272,9 @@ impl AuditEvent {
             AuditEvent::Planned { .. } => "planned",
             AuditEvent::Decided { .. } => "decided",
             AuditEvent::Approval { .. } => "approval",
+            AuditEvent::CommandRan { .. } => "command_ran",
+            AuditEvent::Attempted { .. } => "attempted",
+            AuditEvent::Recovered { .. } => "recovered",
             AuditEvent::Escalated { .. } => "escalated",
             AuditEvent::HealFinished { .. } => "heal_finished",
         }
