@@ -40,7 +40,7 @@ impl Approver for CliApprover {
         if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
             return Approval {
                 approved: false,
-                by,
+                by: "nobody (no terminal to ask on)".to_string(),
                 how: "no-tty".to_string(),
             };
         }

@@ -115,6 +115,7 @@ fn explain(policy: &Policy, out: &mut Output) -> anyhow::Result<()> {
         }
     }
     out.line(String::new())?;
+    out.line("a rule matched through the root cause (read from the log) never grants more than the most specific rule for the incident's resource kind or issue type, other than the catch-all")?;
     out.line(format!(
         "everywhere: at most {} remediations at once (waiting up to {} for a slot); a resource healed {} times within {} is not healed again, medic escalates",
         policy.max_concurrent,

@@ -238,6 +238,9 @@ pub fn score(
     let mut evidence = order_evidence(library, scan, &contributions, root_cause, &timeline);
     for item in &mut evidence {
         item.text = redact(&item.text);
+        // A capture that held a secret is dropped, not bound: a parameter is never a
+        // redacted stand-in, nor the secret itself.
+        item.captures.retain(|_, value| redact(value) == *value);
     }
     let chosen: Vec<&Contribution> = contributions
         .iter()

@@ -63,13 +63,27 @@ pub enum HealError {
     #[error("reading the failure's output: {0}")]
     Read(#[from] std::io::Error),
     /// `--dry-run` found killed work that only a real run may roll back or resume.
-    #[error("not a dry run to make now: {} killed run(s) wait to be rolled back{}{}; run `medic heal` (or `medic recover`) without --dry-run first", runs.len(), if runs.is_empty() { String::new() } else { format!(" ({})", runs.join(", ")) }, resumable.as_ref().map(|id| format!(", and the killed heal of `{id}` waits to resume")).unwrap_or_default())]
+    #[error("not a dry run to make now: {}; run `medic heal` without --dry-run first", pending_text(runs, resumable.as_deref()))]
     Pending {
         /// The killed runs.
         runs: Vec<String>,
         /// The killed loop of this fingerprint.
         resumable: Option<String>,
     },
+}
+
+fn pending_text(runs: &[String], resumable: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    if !runs.is_empty() {
+        parts.push(format!(
+            "killed runs wait to be rolled back ({})",
+            runs.join(", ")
+        ));
+    }
+    if let Some(id) = resumable {
+        parts.push(format!("the killed heal of `{id}` waits to resume"));
+    }
+    parts.join(", and ")
 }
 
 /// How a heal loop ended.
@@ -464,15 +478,25 @@ impl Healer<'_> {
             summary: String::new(),
             outcome: None,
         };
-        let Some(slot) = heals::take_slot(data_dir, policy.max_concurrent, policy.slot_wait)?
-        else {
-            attempt.status = "skipped".to_string();
-            attempt.summary = format!(
-                "no remediation slot freed within {} ({} already running)",
-                humantime::format_duration(policy.slot_wait),
-                policy.max_concurrent
-            );
-            return Ok(attempt);
+        // Wait for a slot without holding the runtime, and stop waiting on a signal.
+        let deadline = Instant::now() + policy.slot_wait;
+        let slot = loop {
+            if let Some(slot) = heals::try_slot(data_dir, policy.max_concurrent)? {
+                break slot;
+            }
+            if Instant::now() >= deadline || self.request.env.stop.raised().is_some() {
+                attempt.status = "skipped".to_string();
+                attempt.summary = format!(
+                    "no remediation slot freed within {} ({} already running)",
+                    humantime::format_duration(policy.slot_wait),
+                    policy.max_concurrent
+                );
+                return Ok(attempt);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(100)) => {}
+                () = self.request.env.stop.wait() => {}
+            }
         };
         // Recorded before it runs: a loop killed now knows this option was started, and
         // a cooldown counts from now.
@@ -728,6 +752,16 @@ impl Healer<'_> {
                 }
                 Action::DryRunOnly => {
                     self.fill_steps(&mut option).await?;
+                    // The steps are what this trust level shows: into the recorded plan.
+                    if let Some(planned) = self.plan.as_mut().and_then(|plan| {
+                        plan.options.iter_mut().find(|planned| {
+                            planned.sha256 == option.sha256 && planned.kind == option.kind
+                        })
+                    }) {
+                        planned.steps = option.steps.clone();
+                        planned.applicable = option.applicable;
+                        planned.reason = option.reason.clone();
+                    }
                     self.progress(
                         "remediation",
                         format!(
@@ -742,6 +776,12 @@ impl Healer<'_> {
                 Action::NeedsApproval => {
                     self.fill_steps(&mut option).await?;
                     if !option.applicable {
+                        let skipped = Decision {
+                            action: Action::Skip,
+                            rule: rule.name.clone(),
+                            reason: option.reason.clone(),
+                        };
+                        self.decided(option.kind.as_str(), option.remediation.clone(), &skipped)?;
                         continue;
                     }
                     let approval =
@@ -819,6 +859,15 @@ impl Healer<'_> {
                         .await?;
                     if attempt.status == "interrupted" || self.request.env.stop.raised().is_some() {
                         return Ok(Next::Interrupted);
+                    }
+                    if attempt.status == "skipped" {
+                        let skipped = Decision {
+                            action: Action::Skip,
+                            rule: rule.name.clone(),
+                            reason: attempt.summary.clone(),
+                        };
+                        self.decided(option.kind.as_str(), option.remediation.clone(), &skipped)?;
+                        continue;
                     }
                     if !attempt.healed {
                         continue;
@@ -1065,77 +1114,102 @@ pub async fn heal(request: HealRequest<'_>) -> Result<HealReport, HealError> {
     } else {
         request.first_run.clone()
     };
-    let status = loop {
-        if request.env.stop.raised().is_some() {
-            break HealStatus::Interrupted;
-        }
-        if healer.state.command.is_some() {
-            let passed = match first_run.take() {
-                Some(run) => {
-                    healer.state.attempts += 1;
-                    healer.progress(
-                        "command",
-                        "the first run came before medic opened its state",
-                    );
-                    healer.take_run(run)?
-                }
-                None => healer.run_command().await?,
-            };
-            if let Some(mut attempt) = pending.take() {
-                // A retry or a verified remediation is judged by the run that follows it.
-                attempt.healed = passed;
-                if attempt.kind == "retry" {
-                    attempt.status = if passed { "passed" } else { "failed" }.to_string();
-                    healer.state.tried.push(attempt.clone());
-                } else if let Some(last) = healer
-                    .state
-                    .tried
-                    .iter_mut()
-                    .rev()
-                    .find(|tried| tried.run_id == attempt.run_id)
-                {
-                    last.healed = passed;
-                    if !passed {
-                        // Its own verify passed; the incident is not healed.
-                        last.status = "command_still_fails".to_string();
-                        last.summary.push_str("; the command still fails");
-                    }
-                }
-                let cause = healer
-                    .diagnosis
-                    .as_ref()
-                    .map_or("unknown", |d| d.root_cause.as_str());
-                healer.record_outcome(&attempt, cause)?;
-                healer.save()?;
-            }
+    // Any error on the way still ends the loop on record: an error is not a kill, and
+    // the next `medic heal` must not resume it as one.
+    let driven: Result<HealStatus, HealError> = async {
+        Ok(loop {
             if request.env.stop.raised().is_some() {
                 break HealStatus::Interrupted;
             }
-            if passed {
-                break if healer.state.tried.is_empty() {
-                    HealStatus::Passed
-                } else {
-                    HealStatus::Healed
+            if healer.state.command.is_some() {
+                let passed = match first_run.take() {
+                    Some(run) => {
+                        healer.state.attempts += 1;
+                        healer.progress(
+                            "command",
+                            "the first run came before medic opened its state",
+                        );
+                        healer.take_run(run)?
+                    }
+                    None => healer.run_command().await?,
                 };
+                if let Some(mut attempt) = pending.take() {
+                    // A retry or a verified remediation is judged by the run that follows it.
+                    attempt.healed = passed;
+                    if attempt.kind == "retry" {
+                        attempt.status = if passed { "passed" } else { "failed" }.to_string();
+                        healer.state.tried.push(attempt.clone());
+                    } else if let Some(last) = healer
+                        .state
+                        .tried
+                        .iter_mut()
+                        .rev()
+                        .find(|tried| tried.run_id == attempt.run_id)
+                    {
+                        last.healed = passed;
+                        if !passed {
+                            // Its own verify passed; the incident is not healed.
+                            last.status = "command_still_fails".to_string();
+                            last.summary.push_str("; the command still fails");
+                        }
+                    }
+                    let cause = healer
+                        .diagnosis
+                        .as_ref()
+                        .map_or("unknown", |d| d.root_cause.as_str());
+                    healer.record_outcome(&attempt, cause)?;
+                    healer.save()?;
+                }
+                if request.env.stop.raised().is_some() {
+                    break HealStatus::Interrupted;
+                }
+                if passed {
+                    // Healed only by an option that healed: a resumed loop whose killed run was
+                    // rolled back and whose command then passed did not heal anything.
+                    break if healer.state.tried.iter().any(|attempt| attempt.healed) {
+                        HealStatus::Healed
+                    } else {
+                        HealStatus::Passed
+                    };
+                }
             }
-        }
-        healer.state.stage = Stage::Deciding;
-        healer.save()?;
-        let diagnosis = healer.diagnose().await?;
-        healer.diagnosis = Some(diagnosis.clone());
-        match healer.act(&diagnosis).await? {
-            Next::Rerun(attempt) => pending = attempt,
-            Next::Healed => break HealStatus::Healed,
-            Next::Observed => break HealStatus::Observed,
-            Next::Interrupted => break HealStatus::Interrupted,
-            Next::Escalate(reason) => {
-                escalation = Some(healer.escalate(reason).await?);
-                break HealStatus::Escalated;
+            healer.state.stage = Stage::Deciding;
+            healer.save()?;
+            let diagnosis = healer.diagnose().await?;
+            healer.diagnosis = Some(diagnosis.clone());
+            match healer.act(&diagnosis).await? {
+                Next::Rerun(attempt) => pending = attempt,
+                Next::Healed => break HealStatus::Healed,
+                Next::Observed => break HealStatus::Observed,
+                Next::Interrupted => break HealStatus::Interrupted,
+                Next::Escalate(reason) => {
+                    escalation = Some(healer.escalate(reason).await?);
+                    break HealStatus::Escalated;
+                }
             }
+        })
+    }
+    .await;
+    let status = match driven {
+        Ok(status) => status,
+        Err(error) => {
+            let _ = healer.audit(&AuditEvent::HealFinished {
+                status: "error".to_string(),
+                attempts: healer.state.attempts,
+                summary: error.to_string(),
+            });
+            healer.state.stage = Stage::Finished;
+            let state = healer.state.to_json();
+            let _ = healer.journal.finish(&state);
+            let _ = env.audit.seal();
+            return Err(error);
         }
     };
 
     let summary = match status {
+        HealStatus::Passed if resumed || !healer.state.tried.is_empty() => {
+            "the command passed; no option medic carried out healed it".to_string()
+        }
         HealStatus::Passed => "the command succeeded; nothing to heal".to_string(),
         HealStatus::Healed => {
             let by: Vec<String> = healer

@@ -204,6 +204,20 @@ pub async fn run_wrapped(wrapped: Wrapped<'_>) -> Result<WrappedOutput, ProcessE
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: it makes one raw system call (`prctl`) and
+    // touches no memory. It cannot be avoided: only the child can ask the kernel to
+    // signal it when its parent dies, which is how a `kill -9` of medic (a cancelled CI
+    // job) stops the command rather than leaving it running beside the next medic.
+    #[expect(unsafe_code, reason = "setting up the child before exec; see SAFETY")]
+    unsafe {
+        command.pre_exec(|| {
+            if nix::libc::prctl(nix::libc::PR_SET_PDEATHSIG, nix::libc::SIGTERM, 0, 0, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(error) => {

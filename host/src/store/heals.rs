@@ -12,7 +12,6 @@
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
 use rusqlite::{OptionalExtension, params};
@@ -66,6 +65,18 @@ fn lock_in(
         .open(&path)
         .map_err(io)?;
     let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock).ok();
+    // A lock taken on a file another process unlinked meanwhile (a loop that finished) is
+    // no lock at all: only the file still at the path counts.
+    if let Some(held) = &lock {
+        use std::os::unix::fs::MetadataExt;
+        let same = match (held.metadata(), std::fs::metadata(&path)) {
+            (Ok(ours), Ok(now)) => ours.ino() == now.ino() && ours.dev() == now.dev(),
+            _ => false,
+        };
+        if !same {
+            return Ok((path, None));
+        }
+    }
     Ok((path, lock))
 }
 
@@ -231,20 +242,14 @@ pub struct Slot {
     _lock: Flock<File>,
 }
 
-/// Take a free slot of `max`, waiting up to `wait` for one; `None` when none freed in time.
-pub fn take_slot(dir: &DataDir, max: u32, wait: Duration) -> Result<Option<Slot>, DbError> {
-    let deadline = Instant::now() + wait;
-    loop {
-        for index in 0..max.max(1) {
-            if let (_, Some(lock)) = lock_in(dir, SLOTS_DIR, &format!("slot-{index}"))? {
-                return Ok(Some(Slot { index, _lock: lock }));
-            }
+/// Take a free slot of `max` now; `None` when every one is held (the caller waits).
+pub fn try_slot(dir: &DataDir, max: u32) -> Result<Option<Slot>, DbError> {
+    for index in 0..max.max(1) {
+        if let (_, Some(lock)) = lock_in(dir, SLOTS_DIR, &format!("slot-{index}"))? {
+            return Ok(Some(Slot { index, _lock: lock }));
         }
-        if Instant::now() >= deadline {
-            return Ok(None);
-        }
-        std::thread::sleep(Duration::from_millis(100));
     }
+    Ok(None)
 }
 
 /// Whether `data_dir` may hold a run or a heal loop that did not finish: a lock file of

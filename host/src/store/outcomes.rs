@@ -1,7 +1,8 @@
 //! Outcomes: one row per option medic carried out (a retry or a remediation run), healed or
 //! not, with how long it took. `learning/` reads them to rank options; `policy/` reads them
-//! for cooldowns and the flap guard. Rows are only ever added, by every medic process
-//! sharing the database, so the counts hold across processes.
+//! for cooldowns and the flap guard. Every medic process sharing the database adds to
+//! them, so the counts hold across processes; a remediation's row is added when it starts
+//! and completed (healed, duration) when it ends, and never removed.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
