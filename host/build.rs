@@ -1,5 +1,5 @@
 //! Builds the bundled remediations (`remediations/*`) into components and embeds them, with
-//! their manifests, in the `medic` binary. Needs the `wasm32-wasip2` target. Also fingerprints
+//! their manifests and scenarios, in the `medic` binary. Needs the `wasm32-wasip2` target. Also fingerprints
 //! the pattern sources (`host/patterns/`), so the binary uses the prebuilt pattern library
 //! (`patterns/library.jsonl`) only while it was generated from exactly these sources.
 #![expect(
@@ -49,12 +49,38 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 manifest_path.display()
             );
         }
+        let scenario_dir = guest.crate_dir.join("scenarios");
+        println!("cargo:rerun-if-changed={}", scenario_dir.display());
+        let mut scenarios = Vec::new();
+        if scenario_dir.is_dir() {
+            for entry in std::fs::read_dir(&scenario_dir)? {
+                let path = entry?.path();
+                if path
+                    .extension()
+                    .is_some_and(|extension| extension == "toml")
+                {
+                    scenarios.push(path);
+                }
+            }
+        }
+        scenarios.sort();
+        let scenarios: Vec<String> = scenarios
+            .iter()
+            .map(|path| {
+                format!(
+                    "({:?}, include_str!({:?}))",
+                    path.file_name().unwrap_or_default().to_string_lossy(),
+                    path.display().to_string()
+                )
+            })
+            .collect();
         writeln!(
             source,
-            "    Bundled {{ name: {:?}, manifest: include_str!({:?}), wasm: include_bytes!({:?}) }},",
+            "    Bundled {{ name: {:?}, manifest: include_str!({:?}), wasm: include_bytes!({:?}), scenarios: &[{}] }},",
             guest.crate_name,
             manifest_path.display().to_string(),
-            guest.wasm_path.display().to_string()
+            guest.wasm_path.display().to_string(),
+            scenarios.join(", ")
         )?;
     }
     source.push_str("];\n");

@@ -28,6 +28,8 @@ pub struct Bundled {
     pub manifest: &'static str,
     /// Its component.
     pub wasm: &'static [u8],
+    /// Its scenarios for `medic test`: (file name, text).
+    pub scenarios: &'static [(&'static str, &'static str)],
 }
 
 include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
@@ -212,6 +214,11 @@ pub fn bundled_manifests() -> Result<Vec<Manifest>, ManifestError> {
         .collect()
 }
 
+/// The bundled remediation `name`, if there is one.
+pub fn bundled(name: &str) -> Option<&'static Bundled> {
+    BUNDLED.iter().find(|bundled| bundled.name == name)
+}
+
 fn bundled_path(name: &str) -> PathBuf {
     PathBuf::from(format!("<bundled>/{name}/{}", manifest::MANIFEST_FILE))
 }
@@ -230,8 +237,31 @@ pub fn load_remediation(
     config: &Config,
     protected: &Protected,
 ) -> Result<Loaded, ManifestError> {
+    load_for(name_or_path, config, protected, Purpose::Run)
+}
+
+/// What a remediation is loaded for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// To run on this host: every check.
+    Run,
+    /// To run against a `medic test` scenario's scripted world, which touches nothing on
+    /// this host: the manifest, component hash, ceiling and roots are checked as for a
+    /// run; pins and signatures are not required, a directory may carry a bundled name
+    /// (an author testing a change to one), secrets come from the scenario, and no program
+    /// on this host is examined (the scenario answers for them).
+    Test,
+}
+
+/// Load `name_or_path` for `purpose`; see [`load_remediation`] and [`Purpose`].
+pub fn load_for(
+    name_or_path: &str,
+    config: &Config,
+    protected: &Protected,
+    purpose: Purpose,
+) -> Result<Loaded, ManifestError> {
     let (manifest, wasm, provenance) = if is_path(name_or_path) {
-        load_directory(Path::new(name_or_path))?
+        load_directory(Path::new(name_or_path), purpose)?
     } else {
         let bundled = BUNDLED
             .iter()
@@ -247,6 +277,16 @@ pub fn load_remediation(
         )?;
         (manifest, Cow::Borrowed(bundled.wasm), Provenance::Bundled)
     };
+    if purpose == Purpose::Test {
+        check_within_ceiling(&manifest, &config.ceilings)?;
+        check_roots(&manifest, protected)?;
+        return Ok(Loaded {
+            manifest: Arc::new(manifest),
+            wasm,
+            provenance,
+            programs: BTreeMap::new(),
+        });
+    }
     check_pin(&manifest, &provenance, config)?;
     check_within_ceiling(&manifest, &config.ceilings)?;
     for (origin, handle) in manifest.secret_uses() {
@@ -271,6 +311,7 @@ pub fn load_remediation(
 
 fn load_directory(
     path: &Path,
+    purpose: Purpose,
 ) -> Result<(Manifest, Cow<'static, [u8]>, Provenance), ManifestError> {
     let file = if path.is_dir() {
         path.join(manifest::MANIFEST_FILE)
@@ -282,7 +323,7 @@ fn load_directory(
         source: std::io::Error::other(error.to_string()),
     };
     let manifest = manifest::load_manifest(&file)?;
-    if BUNDLED.iter().any(|bundled| bundled.name == manifest.name) {
+    if purpose == Purpose::Run && BUNDLED.iter().any(|bundled| bundled.name == manifest.name) {
         return Err(ManifestError::ShadowsBundled {
             name: manifest.name.clone(),
             path: file,

@@ -21,6 +21,7 @@ pub mod policy;
 pub mod process;
 pub mod run;
 pub mod sandbox;
+pub mod scenario;
 pub mod secrets;
 pub mod stop;
 pub mod store;

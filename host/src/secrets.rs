@@ -85,6 +85,12 @@ impl Secrets {
         self.values.get(handle).map(String::as_str)
     }
 
+    /// Secrets whose values are already known: a `medic test` scenario's, which stand in
+    /// for the operator's sources.
+    pub fn from_values(values: BTreeMap<String, String>) -> Self {
+        Secrets { values }
+    }
+
     /// Every (handle, value).
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.values

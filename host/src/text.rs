@@ -19,6 +19,20 @@ pub fn escape_control(text: &str) -> String {
     escaped
 }
 
+/// A TOML parse error of `text` on one line: `line L, column C: message`. toml's own
+/// rendering spans several lines (a source excerpt with a caret), which reads badly once
+/// its line breaks are escaped for a terminal.
+pub fn toml_error(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end();
+    let Some(span) = error.span() else {
+        return message.to_string();
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |at| at + 1) + 1;
+    format!("line {line}, column {column}: {message}")
+}
+
 fn needs_escape(c: char) -> bool {
     (c.is_control() && c != '\t')
         || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
@@ -42,5 +56,14 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(escape_control(input), expected, "{input:?}");
         }
+    }
+
+    #[test]
+    fn toml_errors_fit_on_one_line() {
+        let text = "a = 1\nb = = 2\n";
+        let error = toml::from_str::<toml::Table>(text).unwrap_err();
+        let message = toml_error(text, &error);
+        assert!(message.starts_with("line 2, column 5: "), "{message}");
+        assert!(!message.contains('\n'), "{message}");
     }
 }

@@ -20,6 +20,7 @@ mod remediations;
 mod run;
 mod setup;
 mod stats;
+mod test;
 
 /// Most bytes of a `--log` file read whole (`medic plan`, `medic heal`); `medic diagnose`
 /// streams any size.
@@ -98,6 +99,9 @@ enum Command {
     Heal(heal::Args),
     /// Run a remediation against an incident, in the sandbox.
     Run(run::Args),
+    /// Test a remediation: run its scenarios through the real sandbox against a scripted
+    /// world (programs, HTTP, files), and report each as passed or failed.
+    Test(test::Args),
     /// Roll back runs that were killed before they finished.
     Recover(recover::Args),
     /// Check or explain a remediation manifest.
@@ -135,6 +139,7 @@ impl Command {
             Command::Plan(args) => args.json,
             Command::Heal(args) => args.json,
             Command::Run(args) => args.json,
+            Command::Test(args) => args.json,
             Command::Recover(args) => args.json,
             Command::Stats(args) => args.json,
             Command::Patterns(command) => command.wants_json(),
@@ -161,6 +166,7 @@ pub(crate) fn main() -> i32 {
         Command::Plan(args) => plan::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Heal(args) => heal::run(args, &cli.config, cli.data_dir, cli.quiet, &mut out),
         Command::Run(args) => run::run(args, &cli.config, cli.data_dir, &mut out),
+        Command::Test(args) => test::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Recover(args) => recover::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Manifest(command) => manifest::run(command, &cli.config, cli.data_dir, &mut out),
         Command::Audit(command) => audit::run(command, &cli.config, cli.data_dir, &mut out),

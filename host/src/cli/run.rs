@@ -71,6 +71,8 @@ pub(crate) fn run(
         secrets: &config.secrets,
         dry_run: args.dry_run,
         stop,
+        world: medic::sandbox::World::Real,
+        rollback_healed: false,
     }))?;
     if args.json {
         out.json(&report)?;

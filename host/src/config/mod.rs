@@ -152,7 +152,7 @@ struct Layer {
 fn parse_layer(text: String, source: &Path) -> Result<Layer, ConfigError> {
     let raw: RawConfig = toml::from_str(&text).map_err(|error| ConfigError::Syntax {
         path: source.to_path_buf(),
-        message: error.to_string().trim_end().to_string(),
+        message: crate::text::toml_error(&text, &error),
     })?;
     Ok(Layer {
         source: source.to_path_buf(),
@@ -313,10 +313,7 @@ fn load(
         files.sort();
         for file in files {
             let text = read_config_file(&file)?;
-            let raw: RawDropIn = toml::from_str(&text).map_err(|error| ConfigError::Syntax {
-                path: file.clone(),
-                message: error.to_string().trim_end().to_string(),
-            })?;
+            let raw = parse_drop_in(&text, &file)?;
             drop_ins.push((file, text, raw));
         }
     }
@@ -431,27 +428,9 @@ fn build(
             None => Ceiling::default(),
         };
         for (file, text, raw) in drop_ins {
-            let grants = match level {
-                "low" => raw.ceilings.low.as_ref(),
-                "medium" => raw.ceilings.medium.as_ref(),
-                _ => raw.ceilings.high.as_ref(),
-            };
-            let Some(grants) = grants else { continue };
-            note(&format!("ceilings.{level} (added)"), file);
-            let src = SourceText { file, text };
-            let capabilities = RawCapabilities {
-                exec: grants.exec.clone(),
-                http: grants.http.clone(),
-                fs: grants.fs.clone(),
-                env: grants.env.clone(),
-            };
-            let added =
-                grant::parse_grants(&capabilities, &src, &format!("ceilings.{level}."), true)?;
-            ceiling.grants.exec.extend(added.exec);
-            ceiling.grants.http.extend(added.http);
-            ceiling.grants.fs.extend(added.fs);
-            ceiling.grants.env.extend(added.env);
-            ceiling.secrets.extend(grants.secrets.iter().cloned());
+            if add_drop_in(&mut ceiling, level, (file.as_path(), text.as_str(), raw))? {
+                note(&format!("ceilings.{level} (added)"), file);
+            }
         }
         levels.push(ceiling);
     }
@@ -548,6 +527,68 @@ fn build(
         remediation_dirs,
         provenance,
     })
+}
+
+/// Add what drop-in `raw` (read from `file`) grants `level` to `ceiling`; false when it
+/// grants that level nothing.
+fn add_drop_in(
+    ceiling: &mut Ceiling,
+    level: &str,
+    (file, text, raw): (&Path, &str, &RawDropIn),
+) -> Result<bool, ConfigError> {
+    let grants = match level {
+        "low" => raw.ceilings.low.as_ref(),
+        "medium" => raw.ceilings.medium.as_ref(),
+        _ => raw.ceilings.high.as_ref(),
+    };
+    let Some(grants) = grants else {
+        return Ok(false);
+    };
+    let src = SourceText { file, text };
+    let capabilities = RawCapabilities {
+        exec: grants.exec.clone(),
+        http: grants.http.clone(),
+        fs: grants.fs.clone(),
+        env: grants.env.clone(),
+    };
+    let added = grant::parse_grants(&capabilities, &src, &format!("ceilings.{level}."), true)?;
+    ceiling.grants.exec.extend(added.exec);
+    ceiling.grants.http.extend(added.http);
+    ceiling.grants.fs.extend(added.fs);
+    ceiling.grants.env.extend(added.env);
+    ceiling.secrets.extend(grants.secrets.iter().cloned());
+    Ok(true)
+}
+
+/// Parse drop-in `text` read from `file` (the `ceilings.d/*.toml` shape).
+fn parse_drop_in(text: &str, file: &Path) -> Result<RawDropIn, ConfigError> {
+    toml::from_str(text).map_err(|error| ConfigError::Syntax {
+        path: file.to_path_buf(),
+        message: crate::text::toml_error(text, &error),
+    })
+}
+
+impl Config {
+    /// Add the grants of one more ceiling drop-in, `file`, as if it lay in `ceilings.d/`
+    /// beside the top configuration file: `medic test` applies the drop-in a remediation
+    /// ships for its operator to review, since that is the ceiling it will run under.
+    pub fn add_ceiling_drop_in(&mut self, file: &Path) -> Result<(), ConfigError> {
+        let text = read_config_file(file)?;
+        let raw = parse_drop_in(&text, file)?;
+        for (level, ceiling) in [
+            ("low", &mut self.ceilings.low),
+            ("medium", &mut self.ceilings.medium),
+            ("high", &mut self.ceilings.high),
+        ] {
+            if add_drop_in(ceiling, level, (file, &text, &raw))? {
+                self.provenance.push(Provenance {
+                    section: format!("ceilings.{level} (added)"),
+                    source: shown(file),
+                });
+            }
+        }
+        check_secret_reach(&self.ceilings, &self.secrets)
+    }
 }
 
 /// Refuse a ceiling that lets a remediation reach a secret's source by a plain grant: an fs

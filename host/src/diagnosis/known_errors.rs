@@ -339,7 +339,7 @@ fn parse_pattern_file_lazily(
 ) -> Result<Vec<Pattern>, PatternError> {
     let parsed: PatternFile = toml::from_str(text).map_err(|error| PatternError::Syntax {
         file: file.to_string(),
-        message: error.to_string().trim_end().to_string(),
+        message: crate::text::toml_error(text, &error),
     })?;
     parsed
         .pattern

@@ -151,7 +151,7 @@ impl Manifest {
 pub fn parse_manifest(text: &str, file: &Path) -> Result<Manifest, ManifestError> {
     let raw: RawManifest = toml::from_str(text).map_err(|error| ManifestError::Syntax {
         path: file.to_path_buf(),
-        message: error.to_string().trim_end().to_string(),
+        message: crate::text::toml_error(text, &error),
     })?;
     let src = SourceText { file, text };
 

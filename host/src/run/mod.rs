@@ -30,7 +30,7 @@ use crate::incident::Incident;
 use crate::manifest::Ceilings;
 use crate::sandbox::{
     CallContext, CallOutcome, CallReport, Operation, Prepared, RunBudget, RunContext, Sandbox,
-    SandboxError, Scope,
+    SandboxError, Scope, World,
 };
 use crate::secrets::{self, Redactor, SecretError};
 use crate::stop::StopSignal;
@@ -89,6 +89,11 @@ pub struct RunRequest<'a> {
     pub dry_run: bool,
     /// Raised by SIGINT or SIGTERM.
     pub stop: StopSignal,
+    /// Where allowed calls take effect: [`World::Real`] for every run but `medic test`'s.
+    pub world: World,
+    /// Roll back a run that healed too (`medic test`, to exercise `rollback` against what
+    /// `apply` saved); the status stays the run's own.
+    pub rollback_healed: bool,
 }
 
 /// What every run on this host shares: the engine, medic's state, the ceilings and
@@ -130,6 +135,8 @@ impl<'a> RunEnv<'a> {
             secrets: self.secrets,
             dry_run,
             stop: self.stop.clone(),
+            world: World::Real,
+            rollback_healed: false,
         }
     }
 }
@@ -275,6 +282,9 @@ impl Runner<'_> {
     }
 }
 
+/// Where a run reads the values of its declared env names.
+type EnvSource = Box<dyn Fn(&str) -> Option<String>>;
+
 /// The run's scope: the ceiling, the checked programs, the declared env values and the
 /// secrets read now, and what it may not reach.
 async fn scope_for(request: &RunRequest<'_>) -> Result<Scope, SecretError> {
@@ -284,20 +294,44 @@ async fn scope_for(request: &RunRequest<'_>) -> Result<Scope, SecretError> {
         .into_iter()
         .map(|(_, handle)| handle.clone())
         .collect();
-    let secrets = secrets::resolve(&handles, request.secrets).await?;
+    // A scripted world (`medic test`) answers for this host's environment and secrets.
+    let (secrets, env_of): (_, EnvSource) = match &request.world {
+        World::Real => (
+            secrets::resolve(&handles, request.secrets).await?,
+            Box::new(config::host_env),
+        ),
+        World::Scripted(world) => {
+            let mut values = BTreeMap::new();
+            for handle in &handles {
+                let value = world
+                    .secret(handle)
+                    .ok_or_else(|| SecretError::NotConfigured {
+                        handle: handle.clone(),
+                    })?;
+                values.insert(handle.clone(), value);
+            }
+            let world = world.clone();
+            (
+                secrets::Secrets::from_values(values),
+                Box::new(move |name: &str| world.env(name)),
+            )
+        }
+    };
     let env: Vec<(String, String)> = manifest
         .grants
         .env
         .iter()
-        .filter_map(|grant| config::host_env(&grant.name).map(|value| (grant.name.clone(), value)))
+        .filter_map(|grant| env_of(&grant.name).map(|value| (grant.name.clone(), value)))
         .collect();
     let mut redactor = Redactor::new(
         &secrets,
         env.iter()
             .map(|(name, value)| (name.as_str(), value.as_str())),
     );
-    for (handle, value) in secrets::known_values(request.secrets).await {
-        redactor = redactor.also(value, format!("[secret:{handle}]"));
+    if matches!(request.world, World::Real) {
+        for (handle, value) in secrets::known_values(request.secrets).await {
+            redactor = redactor.also(value, format!("[secret:{handle}]"));
+        }
     }
     // A header a server echoes back carries the secret encoded: cut that form too.
     for auth in manifest
@@ -319,6 +353,7 @@ async fn scope_for(request: &RunRequest<'_>) -> Result<Scope, SecretError> {
         protected: request.data_dir.protected().clone(),
         secrets,
         redactor,
+        world: request.world.clone(),
     })
 }
 
@@ -485,6 +520,9 @@ async fn drive(mut runner: Runner<'_>, journal: &RunJournal) -> Result<RunReport
                     false,
                 ) => {
                     let summary = format!("{summary}; verified: {detail}");
+                    if runner.request.rollback_healed {
+                        return rollback_healed(runner, summary).await;
+                    }
                     return runner.finish(RunStatus::Healed, summary);
                 }
                 (
@@ -514,6 +552,30 @@ async fn drive(mut runner: Runner<'_>, journal: &RunJournal) -> Result<RunReport
     // Rollback must finish even when medic was asked to stop: it gets a signal of its own.
     let rolled_back = runner.call(Operation::Rollback, StopSignal::new()).await?;
     let (status, summary) = rollback_status(failed_status, &failure, &rolled_back);
+    runner.finish(status, summary)
+}
+
+/// `medic test`'s `then_rollback`: undo a healed run, so a scenario exercises `rollback`
+/// against what `apply` saved. The status stays `healed` when rollback succeeds.
+async fn rollback_healed(mut runner: Runner<'_>, summary: String) -> Result<RunReport, RunError> {
+    let rolled_back = runner.call(Operation::Rollback, StopSignal::new()).await?;
+    let (status, summary) = match (&rolled_back.outcome, rolled_back.denied) {
+        (CallOutcome::Summary(undo), false) => (
+            RunStatus::Healed,
+            format!("{summary}; then rolled back: {undo}"),
+        ),
+        (_, denied) => (
+            if denied {
+                RunStatus::Denied
+            } else {
+                RunStatus::NotHealed
+            },
+            format!(
+                "{summary}; then rollback failed: {}",
+                describe(&rolled_back)
+            ),
+        ),
+    };
     runner.finish(status, summary)
 }
 
@@ -723,6 +785,7 @@ fn record(audit: &AuditLog, report: &mut RunReport, call: &CallReport) -> Result
         },
     )?;
     report.host_calls.extend(call.host_calls.iter().cloned());
+    report.grants_used.extend(call.used_grants.iter().cloned());
     report.calls.push(CallSummary {
         operation: call.operation,
         outcome: outcome.to_string(),

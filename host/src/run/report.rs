@@ -6,7 +6,8 @@
 //! `interrupted`), `signal` (for `interrupted`), `summary`, `compile` (`compiled` or
 //! `cached`), `steps` (dry run), `verdict`, `calls` (one per export called) and
 //! `host_calls` (each with `operation`, `capability`, `target`, `allowed`, `reason`,
-//! `result`, `duration_ms`).
+//! `result`, `duration_ms`), `grants_used` (the manifest fields of the grants that allowed
+//! a call, such as `capabilities.exec[0]`).
 
 use serde::Serialize;
 
@@ -115,6 +116,8 @@ pub struct RunReport {
     pub calls: Vec<CallSummary>,
     /// Every host call, allowed or denied.
     pub host_calls: Vec<HostCall>,
+    /// The manifest grants that allowed a call (`capabilities.exec[0]`, ...).
+    pub grants_used: std::collections::BTreeSet<String>,
 }
 
 impl RunReport {
@@ -141,6 +144,7 @@ impl RunReport {
             verdict: None,
             calls: Vec::new(),
             host_calls: Vec::new(),
+            grants_used: Default::default(),
         }
     }
 }

@@ -53,6 +53,16 @@ impl Host for HostState {
         ) {
             return self.deny("env", name, denial, started);
         }
+        if let Some(index) = grants
+            .manifest
+            .grants
+            .env
+            .iter()
+            .position(|grant| grant.matches(&name))
+        {
+            self.used_grants
+                .insert(format!("capabilities.env[{index}]"));
+        }
         let value = grants
             .scope
             .env

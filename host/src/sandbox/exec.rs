@@ -18,6 +18,7 @@ use super::bindings::medic::remediation::exec::{Host, Output};
 use super::denial::{Denial, DenialKind};
 use super::rate::{Limit, exec_key};
 use super::state::HostState;
+use super::world::{ScriptedExec, World};
 use crate::manifest::grant::ExecGrant;
 use crate::process::{self, ProcessError, Program, Spawn};
 
@@ -140,6 +141,35 @@ impl Host for HostState {
             Err(denial) => return self.deny("exec", target, denial, started),
         };
         let reason = format!("matches `{}` ({})", grant.describe(), grant.origin);
+        self.used_grant(&grant.origin);
+        if let World::Scripted(world) = &grants.scope.world {
+            let output_cap = usize::try_from(grants.manifest.limits.output)
+                .unwrap_or(usize::MAX)
+                .min(self.limiter.room() / 2);
+            let answer = scripted(
+                world.exec(self.operation, &program, &args),
+                &program,
+                output_cap,
+            );
+            let result = match &answer {
+                Ok(output) => describe_result(
+                    output.status,
+                    None,
+                    (output.stdout.len(), output.stdout_truncated),
+                    (output.stderr.len(), output.stderr_truncated),
+                ),
+                Err(HostError::NotFound(what)) => format!("not found: {what}"),
+                Err(HostError::Failed(message)) => format!("failed: {message}"),
+                Err(_) => "failed".to_string(),
+            };
+            self.record("exec", target, Ok(reason), result, started)?;
+            let redactor = &grants.scope.redactor;
+            return Ok(answer.map(|output| Output {
+                stdout: bounded(redactor, &output.stdout, output.stdout_truncated),
+                stderr: bounded(redactor, &output.stderr, output.stderr_truncated),
+                ..output
+            }));
+        }
         let Some(Some(checked)) = grants.scope.programs.get(&grant.program) else {
             let missing = format!("`{program}` does not exist on this host");
             self.record(
@@ -166,25 +196,11 @@ impl Host for HostState {
         })
         .await;
         let result = match &outcome {
-            Ok(output) => format!(
-                "exit {} stdout {}B{} stderr {}B{}",
-                match (output.status, output.signal) {
-                    (Some(status), _) => status.to_string(),
-                    (None, Some(signal)) => format!("signal {signal}"),
-                    (None, None) => "unknown".to_string(),
-                },
-                output.stdout.len(),
-                if output.stdout_truncated {
-                    " (truncated)"
-                } else {
-                    ""
-                },
-                output.stderr.len(),
-                if output.stderr_truncated {
-                    " (truncated)"
-                } else {
-                    ""
-                },
+            Ok(output) => describe_result(
+                output.status,
+                output.signal,
+                (output.stdout.len(), output.stdout_truncated),
+                (output.stderr.len(), output.stderr_truncated),
             ),
             Err(error) => format!("failed: {error}"),
         };
@@ -203,6 +219,57 @@ impl Host for HostState {
             }
             Err(error) => Ok(Err(HostError::Failed(error.to_string()))),
         }
+    }
+}
+
+/// The audit line for a finished program: its status and how much it printed.
+fn describe_result(
+    status: Option<i32>,
+    signal: Option<i32>,
+    (stdout, stdout_truncated): (usize, bool),
+    (stderr, stderr_truncated): (usize, bool),
+) -> String {
+    let cut = |truncated: bool| if truncated { " (truncated)" } else { "" };
+    format!(
+        "exit {} stdout {stdout}B{} stderr {stderr}B{}",
+        match (status, signal) {
+            (Some(status), _) => status.to_string(),
+            (None, Some(signal)) => format!("signal {signal}"),
+            (None, None) => "unknown".to_string(),
+        },
+        cut(stdout_truncated),
+        cut(stderr_truncated),
+    )
+}
+
+/// A scripted world's answer as the guest gets it: output cut at `cap` as a real run's
+/// would be.
+fn scripted(answer: ScriptedExec, program: &str, cap: usize) -> Result<Output, HostError> {
+    let cut = |mut bytes: Vec<u8>| {
+        let truncated = bytes.len() > cap;
+        bytes.truncate(cap);
+        (bytes, truncated)
+    };
+    match answer {
+        ScriptedExec::Ran {
+            status,
+            stdout,
+            stderr,
+        } => {
+            let (stdout, stdout_truncated) = cut(stdout);
+            let (stderr, stderr_truncated) = cut(stderr);
+            Ok(Output {
+                status,
+                stdout,
+                stderr,
+                stdout_truncated,
+                stderr_truncated,
+            })
+        }
+        ScriptedExec::Missing => Err(HostError::NotFound(format!(
+            "`{program}` does not exist on this host"
+        ))),
+        ScriptedExec::Failed(message) => Err(HostError::Failed(message)),
     }
 }
 

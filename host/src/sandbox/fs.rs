@@ -42,6 +42,7 @@ use super::bindings::medic::remediation::fs::{Entry, Host};
 use super::denial::{Denial, DenialKind};
 use super::limits::MAX_DIRS_PER_CALL;
 use super::state::HostState;
+use super::world::World;
 use crate::manifest::grant::FsGrant;
 use crate::manifest::{Access, Ceiling};
 use crate::nofollow::{self, OpenError};
@@ -196,10 +197,10 @@ impl Target {
 fn open_target(
     grant: &FsGrant,
     path: &str,
-    protected: &Protected,
+    (protected, world): (&Protected, &World),
     create_parents: bool,
 ) -> Result<Target, Refusal> {
-    let root = nofollow::open_dir(&grant.path).map_err(|error| match error {
+    let root = nofollow::open_dir(&world.root_of(&grant.path)).map_err(|error| match error {
         OpenError::NotFound { .. } => Refusal::NotFound(format!(
             "granted root `{}` does not exist",
             grant.path.display()
@@ -408,10 +409,11 @@ impl HostState {
                 grant.access.as_str(),
                 grant.origin
             ));
+            self.used_grant(&grant.origin);
             let opened = open_target(
                 grant,
                 path,
-                &grants.scope.protected,
+                (&grants.scope.protected, &grants.scope.world),
                 operation == "create-dir",
             )
             .and_then(|target| {

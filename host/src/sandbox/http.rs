@@ -26,6 +26,7 @@ use super::bindings::medic::remediation::http::{Host, Request, Response};
 use super::denial::{Denial, DenialKind};
 use super::rate::{Limit, http_key};
 use super::state::HostState;
+use super::world::World;
 use crate::manifest::grant::{HostValue, HttpGrant, Scheme, Target};
 
 /// Most response body bytes handed to a guest.
@@ -336,14 +337,50 @@ impl Host for HostState {
             if let Some(auth) = &grant.auth {
                 reason.push_str(&format!("; the host adds {}", auth.describe()));
             }
-            Ok((url, target, reason, auth, limits))
+            Ok((url, target, reason, auth, limits, grant.origin.clone()))
         });
-        let (url, target, reason, auth, limits) = match decision {
+        let (url, target, reason, auth, limits, origin) = match decision {
             Ok(allowed) => allowed,
             Err(denial) => return self.deny("http", target_text, denial, started),
         };
         if let Err(denial) = self.admit(&limits) {
             return self.deny("http", target_text, denial, started);
+        }
+        self.used_grant(&origin);
+        if let World::Scripted(world) = &grants.scope.world {
+            if let Err(denial) = check_scripted_host(&target.host) {
+                return self.deny("http", target_text, denial, started);
+            }
+            let body_cap = MAX_RESPONSE_BYTES.min(self.limiter.room());
+            let outcome = world
+                .http(operation, &method, url.as_str(), &request.body)
+                .map(|answer| {
+                    let truncated = answer.body.len() > body_cap;
+                    let mut body = answer.body;
+                    body.truncate(body_cap);
+                    let response = Response {
+                        status: answer.status,
+                        headers: answer.headers,
+                        body,
+                        truncated,
+                    };
+                    redact_response(response, &grants.scope.redactor)
+                });
+            let result = match &outcome {
+                Ok(response) => format!(
+                    "status {} body {}B{} (scripted)",
+                    response.status,
+                    response.body.len(),
+                    if response.truncated {
+                        " (truncated)"
+                    } else {
+                        ""
+                    }
+                ),
+                Err(error) => format!("failed: {error}"),
+            };
+            self.record("http", target_text, Ok(reason), result, started)?;
+            return Ok(outcome.map_err(HostError::Failed));
         }
         let mut headers = request.headers;
         headers.extend(auth);
@@ -411,14 +448,29 @@ impl Host for HostState {
                 &target,
             );
             let reason = format!("matches `CONNECT {}` ({})", grant.url.source, grant.origin);
-            Ok((target, reason, limits))
+            Ok((target, reason, limits, grant.origin.clone()))
         });
-        let (target, reason, limits) = match decision {
+        let (target, reason, limits, origin) = match decision {
             Ok(allowed) => allowed,
             Err(denial) => return self.deny("http", target_text, denial, started),
         };
         if let Err(denial) = self.admit(&limits) {
             return self.deny("http", target_text, denial, started);
+        }
+        self.used_grant(&origin);
+        if let World::Scripted(world) = &grants.scope.world {
+            if let Err(denial) = check_scripted_host(&target.host) {
+                return self.deny("http", target_text, denial, started);
+            }
+            let outcome = world
+                .connect(operation, &target.host.to_string(), port)
+                .map(|()| 0u32);
+            let result = match &outcome {
+                Ok(_) => "connected (scripted)".to_string(),
+                Err(error) => format!("failed: {error}"),
+            };
+            self.record("http", target_text, Ok(reason), result, started)?;
+            return Ok(outcome.map_err(HostError::Failed));
         }
         let limit = self.remaining(MAX_REQUEST_TIME);
         let address = match resolve_within(&target.host, port, limit).await {
@@ -446,6 +498,18 @@ impl Host for HostState {
         };
         self.record("http", target_text, Ok(reason), result, started)?;
         Ok(outcome.map_err(HostError::Failed))
+    }
+}
+
+/// In a scripted world no name is resolved (the scenario answers the checked URL), but an
+/// address no request may go to is refused as it is on this host.
+fn check_scripted_host(host: &HostValue) -> Result<(), Denial> {
+    match host {
+        HostValue::Ip(ip) if ip.is_unspecified() || ip.is_multicast() => Err(Denial::new(
+            DenialKind::PrivateAddress,
+            format!("`{ip}` is not an address to connect to"),
+        )),
+        _ => Ok(()),
     }
 }
 

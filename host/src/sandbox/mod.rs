@@ -20,6 +20,7 @@ pub mod limits;
 mod log;
 mod rate;
 mod state;
+pub mod world;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +37,7 @@ pub use denial::{Denial, DenialKind};
 pub use engine::{CacheKey, CacheUse};
 pub use limits::{Interrupted, RunBudget};
 pub use state::{LogLine, RunContext, Scope};
+pub use world::{Scripted, ScriptedExec, ScriptedResponse, World};
 
 use crate::incident::Incident;
 use crate::manifest::Manifest;
@@ -143,6 +145,8 @@ pub struct CallReport {
     pub outcome: CallOutcome,
     /// Every host call, in order.
     pub host_calls: Vec<HostCall>,
+    /// The manifest grants (`capabilities.exec[0]`, ...) that allowed a call.
+    pub used_grants: std::collections::BTreeSet<String>,
     /// True when the host refused any of them, whatever the guest then returned.
     pub denied: bool,
     /// Log and progress lines.
@@ -271,6 +275,7 @@ impl Sandbox {
             run_budget: context.run_budget,
             stop: context.stop,
             calls: Vec::new(),
+            used_grants: Default::default(),
             logs: Vec::new(),
             audit_failure: None,
             deadline: started + limits.timeout,
@@ -384,6 +389,7 @@ impl Sandbox {
             outcome,
             denied,
             host_calls: state.calls,
+            used_grants: state.used_grants,
             logs: state
                 .logs
                 .iter()

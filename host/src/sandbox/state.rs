@@ -51,6 +51,8 @@ pub struct Scope {
     /// Cuts secret and declared env values out of everything this run writes or hands
     /// the guest.
     pub redactor: crate::secrets::Redactor,
+    /// Where allowed calls take effect: this host, or a `medic test` scenario's script.
+    pub world: super::world::World,
 }
 
 /// The grants in force for a call: the manifest and the run's scope.
@@ -92,6 +94,8 @@ pub(crate) struct HostState {
     pub(crate) run_budget: Arc<RunBudget>,
     pub(crate) stop: StopSignal,
     pub(crate) calls: Vec<HostCall>,
+    /// The manifest grants (`capabilities.exec[0]`, ...) that allowed a call.
+    pub(crate) used_grants: std::collections::BTreeSet<String>,
     pub(crate) logs: Vec<LogLine>,
     /// Set when an audit write failed: the run stops, since unrecorded calls are not allowed.
     pub(crate) audit_failure: Option<String>,
@@ -144,6 +148,13 @@ impl HostState {
             .saturating_sub(RECORD_MARGIN)
             .max(std::time::Duration::from_millis(10))
             .min(cap)
+    }
+
+    /// Note that the manifest grant declared at `origin` allowed a call.
+    pub(crate) fn used_grant(&mut self, origin: &crate::manifest::Origin) {
+        if !self.used_grants.contains(&origin.field) {
+            self.used_grants.insert(origin.field.clone());
+        }
     }
 
     /// Mark an allowed call as acting, until [`HostState::record`] records it.

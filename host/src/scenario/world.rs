@@ -1,0 +1,314 @@
+//! The scripted world a scenario describes: its files in a temporary directory, and the
+//! answers its programs, HTTP endpoints and ports give. Records every call it could not
+//! answer, so the scenario fails rather than pass on a guest that swallowed the error.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use super::Scenario;
+use super::format::{RawConnectAnswer, RawExecAnswer, RawHttpAnswer, RawOperation};
+use crate::sandbox::{Operation, Scripted, ScriptedExec, ScriptedResponse};
+
+/// A scenario's world, alive while its directory is.
+pub(crate) struct ScriptedWorld {
+    root: tempfile::TempDir,
+    exec: Mutex<Vec<(Answer, ScriptedExec)>>,
+    http: Mutex<Vec<(Answer, HttpReply)>>,
+    connect: Mutex<Vec<(Answer, bool)>>,
+    env: BTreeMap<String, String>,
+    secrets: BTreeMap<String, String>,
+    unanswered: Mutex<Vec<String>>,
+}
+
+/// When an answer applies, and how often it may still be given.
+struct Answer {
+    key: String,
+    args: Option<Vec<String>>,
+    operation: Option<RawOperation>,
+    left: Option<u32>,
+}
+
+impl Answer {
+    fn fits(&self, key: &str, args: Option<&[String]>, operation: Operation) -> bool {
+        self.key == key
+            && self.left != Some(0)
+            && self.operation.is_none_or(|wanted| same(wanted, operation))
+            && match (&self.args, args) {
+                (Some(wanted), Some(args)) => wanted == args,
+                _ => true,
+            }
+    }
+
+    fn spend(&mut self) {
+        if let Some(left) = &mut self.left {
+            *left -= 1;
+        }
+    }
+}
+
+fn same(wanted: RawOperation, operation: Operation) -> bool {
+    matches!(
+        (wanted, operation),
+        (RawOperation::Plan, Operation::Plan)
+            | (RawOperation::Apply, Operation::Apply)
+            | (RawOperation::Verify, Operation::Verify)
+            | (RawOperation::Rollback, Operation::Rollback)
+    )
+}
+
+#[derive(Clone)]
+enum HttpReply {
+    Response(ScriptedResponse),
+    Error(String),
+}
+
+impl ScriptedWorld {
+    /// Create the scenario's files in a fresh temporary directory.
+    pub(crate) fn build(scenario: &Scenario) -> std::io::Result<ScriptedWorld> {
+        let root = tempfile::Builder::new()
+            .prefix("medic-scenario-")
+            .tempdir()?;
+        let world = &scenario.raw.world;
+        for (path, spec) in &world.files {
+            let at = beneath(root.path(), path);
+            if let Some(parent) = at.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            if spec.dir {
+                std::fs::create_dir_all(&at)?;
+            } else if let Some(target) = &spec.symlink {
+                std::os::unix::fs::symlink(target, &at)?;
+                continue;
+            } else if let Some(size) = spec.size {
+                let file = std::fs::File::create(&at)?;
+                file.set_len(0)?;
+                let mut writer = std::io::BufWriter::new(file);
+                std::io::copy(
+                    &mut std::io::Read::take(std::io::repeat(b'x'), size),
+                    &mut writer,
+                )?;
+            } else {
+                std::fs::write(&at, spec.content.as_deref().unwrap_or_default())?;
+            }
+            if let Some(mode) = spec.mode {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&at, std::fs::Permissions::from_mode(mode))?;
+            }
+            if let Some(age) = scenario.ages.get(path) {
+                let when = SystemTime::now()
+                    .checked_sub(*age)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                let file = std::fs::File::open(&at)?;
+                file.set_times(std::fs::FileTimes::new().set_modified(when))?;
+            }
+        }
+        Ok(ScriptedWorld {
+            root,
+            exec: Mutex::new(world.exec.iter().map(exec_answer).collect()),
+            http: Mutex::new(world.http.iter().map(http_answer).collect()),
+            connect: Mutex::new(world.connect.iter().map(connect_answer).collect()),
+            env: world.env.clone(),
+            secrets: world.secrets.clone(),
+            unanswered: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Where a world path lies on this host.
+    pub(crate) fn host_path(&self, path: &str) -> PathBuf {
+        beneath(self.root.path(), path)
+    }
+
+    /// The calls nothing in the scenario answered, as `operation: call`.
+    pub(crate) fn unanswered(&self) -> Vec<String> {
+        self.unanswered.lock().expect("not poisoned").clone()
+    }
+
+    fn miss(&self, operation: Operation, call: String, hint: &str) -> String {
+        let message = format!(
+            "the scenario has no answer for `{call}` during {}; add {hint}",
+            operation.as_str()
+        );
+        self.unanswered
+            .lock()
+            .expect("not poisoned")
+            .push(format!("{}: {call}", operation.as_str()));
+        message
+    }
+}
+
+/// `path` (absolute, checked plain) beneath `root`.
+fn beneath(root: &Path, path: &str) -> PathBuf {
+    root.join(path.trim_start_matches('/'))
+}
+
+fn exec_answer(raw: &RawExecAnswer) -> (Answer, ScriptedExec) {
+    let reply = if raw.missing {
+        ScriptedExec::Missing
+    } else if let Some(message) = &raw.fail {
+        ScriptedExec::Failed(message.clone())
+    } else {
+        ScriptedExec::Ran {
+            status: (!raw.killed).then_some(raw.status),
+            stdout: raw.stdout.clone().into_bytes(),
+            stderr: raw.stderr.clone().into_bytes(),
+        }
+    };
+    (
+        Answer {
+            key: raw.program.clone(),
+            args: raw.args.clone(),
+            operation: raw.operation,
+            left: raw.times,
+        },
+        reply,
+    )
+}
+
+/// A URL as the gate hands it over: parsed and serialised, so `http://127.0.0.1:8080`
+/// and `http://127.0.0.1:8080/` are one key.
+fn normal_url(url: &str) -> String {
+    url::Url::parse(url).map_or_else(|_| url.to_string(), |url| url.to_string())
+}
+
+fn http_answer(raw: &RawHttpAnswer) -> (Answer, HttpReply) {
+    let method = raw.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+    let reply = match &raw.error {
+        Some(message) => HttpReply::Error(message.clone()),
+        None => HttpReply::Response(ScriptedResponse {
+            status: raw.status.unwrap_or(200),
+            headers: raw
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect(),
+            body: raw.body.clone().into_bytes(),
+        }),
+    };
+    (
+        Answer {
+            key: format!("{method} {}", normal_url(&raw.url)),
+            args: None,
+            operation: raw.operation,
+            left: raw.times,
+        },
+        reply,
+    )
+}
+
+fn connect_answer(raw: &RawConnectAnswer) -> (Answer, bool) {
+    (
+        Answer {
+            key: format!("{}:{}", raw.host.to_ascii_lowercase(), raw.port),
+            args: None,
+            operation: raw.operation,
+            left: raw.times,
+        },
+        raw.accepts.unwrap_or(true),
+    )
+}
+
+/// The first answer that fits, spent once.
+fn take<R: Clone>(
+    answers: &Mutex<Vec<(Answer, R)>>,
+    key: &str,
+    args: Option<&[String]>,
+    operation: Operation,
+) -> Option<R> {
+    let mut answers = answers.lock().expect("not poisoned");
+    let (answer, reply) = answers
+        .iter_mut()
+        .find(|(answer, _)| answer.fits(key, args, operation))?;
+    answer.spend();
+    Some(reply.clone())
+}
+
+impl Scripted for ScriptedWorld {
+    fn root(&self) -> &Path {
+        self.root.path()
+    }
+
+    fn exec(&self, operation: Operation, program: &str, args: &[String]) -> ScriptedExec {
+        match take(&self.exec, program, Some(args), operation) {
+            Some(reply) => reply,
+            None => {
+                let call = std::iter::once(program.to_string())
+                    .chain(args.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                ScriptedExec::Failed(self.miss(
+                    operation,
+                    format!("exec {call}"),
+                    "a `[[world.exec]]` entry",
+                ))
+            }
+        }
+    }
+
+    fn http(
+        &self,
+        operation: Operation,
+        method: &str,
+        url: &str,
+        _body: &[u8],
+    ) -> Result<ScriptedResponse, String> {
+        let key = format!("{method} {}", normal_url(url));
+        match take(&self.http, &key, None, operation) {
+            Some(HttpReply::Response(response)) => Ok(response),
+            Some(HttpReply::Error(message)) => Err(message),
+            None => Err(self.miss(operation, format!("http {key}"), "a `[[world.http]]` entry")),
+        }
+    }
+
+    fn connect(&self, operation: Operation, host: &str, port: u16) -> Result<(), String> {
+        let key = format!("{}:{port}", host.to_ascii_lowercase());
+        match take(&self.connect, &key, None, operation) {
+            Some(true) => Ok(()),
+            Some(false) => Err(format!("connect to {key}: connection refused")),
+            None => Err(self.miss(
+                operation,
+                format!("http CONNECT tcp://{key}"),
+                "a `[[world.connect]]` entry",
+            )),
+        }
+    }
+
+    fn env(&self, name: &str) -> Option<String> {
+        self.env.get(name).cloned()
+    }
+
+    fn secret(&self, handle: &str) -> Option<String> {
+        self.secrets.get(handle).cloned()
+    }
+}
+
+/// A file's state afterwards: `None` when nothing is there.
+pub(crate) struct Found {
+    pub(crate) is_file: bool,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) size: u64,
+}
+
+impl ScriptedWorld {
+    /// What lies at world path `path` now (a symlink is reported, not followed).
+    pub(crate) fn inspect(&self, path: &str) -> std::io::Result<Option<Found>> {
+        let at = self.host_path(path);
+        let metadata = match std::fs::symlink_metadata(&at) {
+            Ok(metadata) => metadata,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error),
+        };
+        let is_file = metadata.file_type().is_file();
+        let bytes = if is_file && metadata.len() <= 16 << 20 {
+            std::fs::read(&at)?
+        } else {
+            Vec::new()
+        };
+        Ok(Some(Found {
+            is_file,
+            bytes,
+            size: metadata.len(),
+        }))
+    }
+}
