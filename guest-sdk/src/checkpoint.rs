@@ -19,11 +19,17 @@ use crate::bindings::medic::remediation::checkpoint as wit;
 
 /// Save `value` under `key`, replacing what was there.
 pub fn save(key: &str, value: &[u8]) -> Result<(), Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("checkpoint::save"));
+    }
     Ok(wit::save(key, value)?)
 }
 
 /// The bytes saved under `key`, if any.
 pub fn load(key: &str) -> Result<Option<Vec<u8>>, Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("checkpoint::load"));
+    }
     Ok(wit::load(key)?)
 }
 

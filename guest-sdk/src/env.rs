@@ -20,5 +20,8 @@ use crate::bindings::medic::remediation::env as wit;
 
 /// The value of `name`, or `None` when the host does not set it.
 pub fn get(name: &str) -> Result<Option<String>, Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("env::get"));
+    }
     Ok(wit::get(name)?)
 }

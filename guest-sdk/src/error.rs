@@ -32,6 +32,13 @@ pub enum Error {
         /// Which parameter, and what is wrong with it.
         message: String,
     },
+    /// A host call was made outside medic's sandbox: in a native build (an author's
+    /// `cargo test`), where there is no host to answer. Nothing happened. Test the logic
+    /// around host calls natively, and the calls themselves with `medic test`.
+    NotInSandbox {
+        /// The SDK function called, e.g. `exec::run`.
+        call: &'static str,
+    },
 }
 
 impl Error {
@@ -49,6 +56,11 @@ impl Error {
         }
     }
 
+    /// What a host call returns in a native build: there is no host.
+    pub(crate) fn not_in_sandbox(call: &'static str) -> Self {
+        Error::NotInSandbox { call }
+    }
+
     /// True when the host refused the call.
     pub fn is_denied(&self) -> bool {
         matches!(self, Error::Denied { .. })
@@ -62,6 +74,12 @@ impl fmt::Display for Error {
             Error::NotFound { what } => write!(f, "not found: {what}"),
             Error::Failed { message } => write!(f, "{message}"),
             Error::InvalidInput { message } => write!(f, "invalid input: {message}"),
+            Error::NotInSandbox { call } => write!(
+                f,
+                "`{call}` is a medic host call: it is answered only inside medic's sandbox \
+                 (a wasm32-wasip2 component run by `medic run` or `medic test`), not in a \
+                 native build such as `cargo test`"
+            ),
         }
     }
 }
@@ -86,6 +104,9 @@ impl From<Error> for HostError {
             Error::NotFound { what } => HostError::NotFound(what),
             Error::Failed { message } => HostError::Failed(message),
             Error::InvalidInput { message } => HostError::InvalidInput(message),
+            not_in_sandbox @ Error::NotInSandbox { .. } => {
+                HostError::Failed(not_in_sandbox.to_string())
+            }
         }
     }
 }

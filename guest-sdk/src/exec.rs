@@ -54,7 +54,13 @@ impl Output {
 }
 
 /// Run `program` with `args` and wait for it.
+///
+/// In a native build (`cargo test`) there is no host: this returns
+/// [`Error::NotInSandbox`] and runs nothing.
 pub fn run(program: &str, args: &[&str]) -> Result<Output, Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("exec::run"));
+    }
     let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
     let output = wit::run(program, &args)?;
     Ok(Output {

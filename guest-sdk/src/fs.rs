@@ -50,6 +50,9 @@ impl From<wit::Entry> for Entry {
 
 /// Read a whole file.
 pub fn read(path: &str) -> Result<Vec<u8>, Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("fs::read"));
+    }
     Ok(wit::read(path)?)
 }
 
@@ -60,30 +63,48 @@ pub fn read_to_string(path: &str) -> Result<String, Error> {
 
 /// Create or replace a file (needs a read-write grant).
 pub fn write(path: &str, data: &[u8]) -> Result<(), Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("fs::write"));
+    }
     Ok(wit::write(path, data)?)
 }
 
 /// The entries of a directory, in no particular order.
 pub fn list(path: &str) -> Result<Vec<Entry>, Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("fs::list"));
+    }
     Ok(wit::list_dir(path)?.into_iter().map(Entry::from).collect())
 }
 
 /// A file's metadata, without following a final symlink.
 pub fn metadata(path: &str) -> Result<Entry, Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("fs::metadata"));
+    }
     Ok(wit::metadata(path)?.into())
 }
 
 /// Create a directory and its missing parents (needs a read-write grant).
 pub fn create_dir(path: &str) -> Result<(), Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("fs::create_dir"));
+    }
     Ok(wit::create_dir(path)?)
 }
 
 /// Move a file; both paths must be under read-write grants of the same root.
 pub fn rename(src: &str, dst: &str) -> Result<(), Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("fs::rename"));
+    }
     Ok(wit::rename(src, dst)?)
 }
 
 /// Delete a file (needs a read-write grant).
 pub fn remove_file(path: &str) -> Result<(), Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("fs::remove_file"));
+    }
     Ok(wit::remove_file(path)?)
 }

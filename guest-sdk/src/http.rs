@@ -89,6 +89,9 @@ impl Response {
 
 /// Send a request.
 pub fn send(request: Request) -> Result<Response, Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("http::send"));
+    }
     let response = wit::send(&wit::Request {
         method: request.method,
         url: request.url,
@@ -116,6 +119,9 @@ pub fn post(url: &str, body: impl Into<Vec<u8>>) -> Result<Response, Error> {
 /// Open a TCP connection to `host:port` and close it; returns how long the connect took.
 /// Needs an http grant with method `CONNECT` and a `tcp://host:port` URL.
 pub fn connect(host: &str, port: u16) -> Result<Duration, Error> {
+    if cfg!(not(target_arch = "wasm32")) {
+        return Err(Error::not_in_sandbox("http::connect"));
+    }
     let millis = wit::connect(host, port)?;
     Ok(Duration::from_millis(u64::from(millis)))
 }

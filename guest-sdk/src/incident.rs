@@ -25,6 +25,35 @@ pub struct Incident {
 }
 
 impl Incident {
+    /// An incident with no labels or parameters, for an author's native tests of the
+    /// logic that reads one: `Incident::new("service", "web", "service_down")`.
+    pub fn new(resource_kind: &str, resource_id: &str, issue_type: &str) -> Self {
+        Incident {
+            id: "test".to_string(),
+            source: "cli".to_string(),
+            resource_kind: resource_kind.to_string(),
+            resource_id: resource_id.to_string(),
+            issue_type: issue_type.to_string(),
+            summary: String::new(),
+            labels: Vec::new(),
+            params: Vec::new(),
+        }
+    }
+
+    /// This incident with parameter `name` set to `value`.
+    pub fn with_param(mut self, name: &str, value: &str) -> Self {
+        self.params.retain(|(key, _)| key != name);
+        self.params.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// This incident with label `name` set to `value`.
+    pub fn with_label(mut self, name: &str, value: &str) -> Self {
+        self.labels.retain(|(key, _)| key != name);
+        self.labels.push((name.to_string(), value.to_string()));
+        self
+    }
+
     /// The parameter `name`, if given.
     pub fn param(&self, name: &str) -> Option<&str> {
         lookup(&self.params, name)

@@ -12,6 +12,17 @@
 //! This crate does not own the contract: `wit/medic.wit` does, and the bindings below are
 //! generated from it.
 //!
+//! # Building and testing
+//!
+//! A remediation crate has `crate-type = ["cdylib", "rlib"]`, is built for
+//! `wasm32-wasip2` with medic's `guest` profile by `medic build` (which also writes the
+//! component's sha256 into `remediation.toml`), and is tested two ways:
+//! - `cargo test`, natively, for pure logic (parsing a parameter, choosing files). There
+//!   is no host there: every host call returns [`Error::NotInSandbox`] and does nothing,
+//!   and [`log`] writes to standard error. Build incidents with [`Incident::new`].
+//! - `medic test`, for the remediation as medic runs it: the real sandbox, manifest and
+//!   ceilings against a scenario that scripts what the world answers.
+//!
 //! # Example
 //!
 //! ```no_run
@@ -163,5 +174,54 @@ pub mod __private {
 
     pub fn rollback<R: Remediation>(incident: wit::Incident) -> Result<String, wit::HostError> {
         Ok(R::rollback(&Incident::from(incident))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_calls_in_a_native_build_say_there_is_no_host() {
+        let cases: Vec<(Error, &str)> = vec![
+            (exec::run("/usr/bin/true", &[]).unwrap_err(), "exec::run"),
+            (http::get("http://127.0.0.1/").unwrap_err(), "http::send"),
+            (http::connect("127.0.0.1", 80).unwrap_err(), "http::connect"),
+            (fs::read("/etc/hostname").unwrap_err(), "fs::read"),
+            (fs::write("/tmp/x", b"x").unwrap_err(), "fs::write"),
+            (fs::list("/tmp").unwrap_err(), "fs::list"),
+            (fs::metadata("/tmp").unwrap_err(), "fs::metadata"),
+            (fs::create_dir("/tmp/x").unwrap_err(), "fs::create_dir"),
+            (fs::rename("/tmp/a", "/tmp/b").unwrap_err(), "fs::rename"),
+            (fs::remove_file("/tmp/x").unwrap_err(), "fs::remove_file"),
+            (env::get("HOME").unwrap_err(), "env::get"),
+            (checkpoint::save("k", b"v").unwrap_err(), "checkpoint::save"),
+            (checkpoint::load("k").unwrap_err(), "checkpoint::load"),
+        ];
+        for (error, call) in cases {
+            assert_eq!(error, Error::NotInSandbox { call });
+            assert!(
+                error.to_string().contains("only inside medic's sandbox"),
+                "{error}"
+            );
+        }
+        log::info("a native log line goes to stderr");
+        log::progress(150, "and progress too");
+    }
+
+    #[test]
+    fn a_test_incident_carries_what_it_is_given() {
+        let incident = Incident::new("service", "web", "service_down")
+            .with_param("port", "80")
+            .with_param("port", "8080")
+            .with_label("team", "web");
+        assert_eq!(incident.param("port"), Some("8080"));
+        assert_eq!(incident.label("team"), Some("web"));
+        assert_eq!(
+            incident.require_param("missing"),
+            Err(Error::InvalidInput {
+                message: "incident has no parameter `missing`".to_string()
+            })
+        );
     }
 }
