@@ -22,8 +22,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
     fingerprint_patterns(&manifest_dir)?;
     let workspace = medic_build_guests::workspace_root(&manifest_dir);
-    let crate_dirs = medic_build_guests::crate_dirs(&workspace.join("remediations"))?;
-    let built = medic_build_guests::build(&workspace, &crate_dirs)?;
+    let mut crate_dirs = medic_build_guests::crate_dirs(&workspace.join("remediations"))?;
+    // The deny component `medic build` composes into Python remediations, built in the
+    // same cargo run.
+    let deny_dir = workspace.join("python").join("wasi-deny");
+    crate_dirs.push(deny_dir.clone());
+    let mut built = medic_build_guests::build(&workspace, &crate_dirs)?;
+    let deny = built
+        .pop()
+        .filter(|guest| guest.crate_dir == deny_dir)
+        .ok_or("wasi-deny was not built")?;
+    std::fs::write(
+        PathBuf::from(env::var("OUT_DIR")?).join("wasi_deny.rs"),
+        format!(
+            "/// The deny component (`python/wasi-deny`), composed into every Python remediation.\npub static WASI_DENY: &[u8] = include_bytes!({:?});\n",
+            deny.wasm_path.display().to_string()
+        ),
+    )?;
     let mut source = String::from(
         "/// Remediations compiled into this binary.\npub static BUNDLED: &[Bundled] = &[\n",
     );

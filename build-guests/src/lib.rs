@@ -76,9 +76,21 @@ pub fn crate_dirs(parent: &Path) -> Result<Vec<PathBuf>, BuildError> {
 /// Names the rustup toolchain to build the guests with, when it is not the outer build's.
 pub const GUEST_TOOLCHAIN_VAR: &str = "MEDIC_GUEST_TOOLCHAIN";
 
+/// medic's `guest` profile, passed to cargo on its command line so that every guest is
+/// built the same way whatever its own `Cargo.toml` says: small, one codegen unit, no
+/// debug info, stripped (the same values as the workspace's `[profile.guest]`).
+pub const PROFILE_SETTINGS: &[(&str, &str)] = &[
+    ("inherits", "\"release\""),
+    ("opt-level", "\"s\""),
+    ("codegen-units", "1"),
+    ("debug", "false"),
+    ("strip", "true"),
+    ("incremental", "false"),
+];
+
 /// Build every crate in `crate_dirs` for `wasm32-wasip2` in one cargo invocation, and
 /// tell cargo to rerun the calling build script when any of them, the SDK or the WIT
-/// changes.
+/// changes. For build scripts: it prints cargo directives on standard output.
 pub fn build(workspace: &Path, crate_dirs: &[PathBuf]) -> Result<Vec<Built>, BuildError> {
     let target_dir = workspace.join("target").join("guests");
     for dir in crate_dirs
@@ -94,19 +106,79 @@ pub fn build(workspace: &Path, crate_dirs: &[PathBuf]) -> Result<Vec<Built>, Bui
     if names.is_empty() {
         return Ok(Vec::new());
     }
+    println!("cargo:rerun-if-env-changed={GUEST_TOOLCHAIN_VAR}");
+    let guest_toolchain = env::var_os(GUEST_TOOLCHAIN_VAR).filter(|value| !value.is_empty());
+    let mut command = cargo_command(&CargoBuild {
+        root: workspace,
+        target_dir: &target_dir,
+        crates: &names,
+        locked: true,
+        toolchain: guest_toolchain.as_deref(),
+        cargo: env::var_os("CARGO").as_deref(),
+    });
+    command.arg("--quiet");
+    let status = command
+        .status()
+        .map_err(|error| BuildError(format!("cannot run cargo to build guests: {error}")))?;
+    if !status.success() {
+        return Err(BuildError(format!(
+            "building guests {names:?} for `{TARGET}` failed ({status}); is the target installed? \
+             run `rustup target add {TARGET}`"
+        )));
+    }
+    crate_dirs
+        .iter()
+        .zip(names)
+        .map(|(dir, name)| {
+            let wasm_path = wasm_path(&target_dir, &name);
+            let bytes = fs::read(&wasm_path).map_err(|error| {
+                BuildError(format!(
+                    "cannot read built guest `{}`: {error}",
+                    wasm_path.display()
+                ))
+            })?;
+            Ok(Built {
+                crate_name: name,
+                crate_dir: dir.clone(),
+                wasm_path,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            })
+        })
+        .collect()
+}
 
+/// One cargo build of guest crates.
+#[derive(Debug, Clone, Copy)]
+pub struct CargoBuild<'a> {
+    /// The workspace root (or the crate's own folder, for a crate that is its own
+    /// workspace): cargo runs there, and its path is remapped to `/medic` in the output.
+    pub root: &'a Path,
+    /// Where cargo builds.
+    pub target_dir: &'a Path,
+    /// The package names to build.
+    pub crates: &'a [String],
+    /// Pass `--locked` (a workspace whose `Cargo.lock` is committed).
+    pub locked: bool,
+    /// A rustup toolchain to build with instead of the calling one.
+    pub toolchain: Option<&'a std::ffi::OsStr>,
+    /// The cargo to run (default `cargo` from `PATH`).
+    pub cargo: Option<&'a std::ffi::OsStr>,
+}
+
+/// The cargo command that builds `build.crates` for `wasm32-wasip2` with medic's guest
+/// profile and path remapping, its environment cleared of the calling build's flags.
+/// The caller runs it (a build script, or medic's `process/`).
+pub fn cargo_command(build: &CargoBuild<'_>) -> Command {
     // The guests' pinned hashes come from the project's toolchain. A build with another
     // one (cargo fuzz runs nightly, which may lack the wasm target) names the toolchain for
     // the guests in MEDIC_GUEST_TOOLCHAIN; rustup's cargo then runs it, and the outer
     // build's compiler is not passed down.
-    println!("cargo:rerun-if-env-changed={GUEST_TOOLCHAIN_VAR}");
-    let guest_toolchain = env::var_os(GUEST_TOOLCHAIN_VAR).filter(|value| !value.is_empty());
-    let cargo = match &guest_toolchain {
-        Some(_) => "cargo".into(),
-        None => env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
+    let cargo = match (build.toolchain, build.cargo) {
+        (Some(_), _) | (None, None) => std::ffi::OsStr::new("cargo"),
+        (None, Some(cargo)) => cargo,
     };
     let mut command = Command::new(cargo);
-    if let Some(toolchain) = &guest_toolchain {
+    if let Some(toolchain) = build.toolchain {
         command
             .env("RUSTUP_TOOLCHAIN", toolchain)
             .env_remove("RUSTC")
@@ -114,17 +186,23 @@ pub fn build(workspace: &Path, crate_dirs: &[PathBuf]) -> Result<Vec<Built>, Bui
             .env_remove("RUSTC_WRAPPER");
     }
     command
-        .current_dir(workspace)
+        .current_dir(build.root)
         .arg("build")
-        .arg("--quiet")
-        .arg("--locked")
         .arg("--target")
         .arg(TARGET)
         .arg("--profile")
         .arg(PROFILE)
         .arg("--target-dir")
-        .arg(&target_dir);
-    for name in &names {
+        .arg(build.target_dir);
+    if build.locked {
+        command.arg("--locked");
+    }
+    for (key, value) in PROFILE_SETTINGS {
+        command
+            .arg("--config")
+            .arg(format!("profile.{PROFILE}.{key}={value}"));
+    }
+    for name in build.crates {
         command.arg("-p").arg(name);
     }
     // The outer build's flags and settings are not the guests': clear them, then set the
@@ -146,39 +224,17 @@ pub fn build(workspace: &Path, crate_dirs: &[PathBuf]) -> Result<Vec<Built>, Bui
     }
     command.env(
         "CARGO_ENCODED_RUSTFLAGS",
-        remap_flags(workspace).join("\x1f"),
+        remap_flags(build.root).join("\x1f"),
     );
+    command
+}
 
-    let status = command
-        .status()
-        .map_err(|error| BuildError(format!("cannot run cargo to build guests: {error}")))?;
-    if !status.success() {
-        return Err(BuildError(format!(
-            "building guests {names:?} for `{TARGET}` failed ({status}); is the target installed? \
-             run `rustup target add {TARGET}`"
-        )));
-    }
-
-    let out_dir = target_dir.join(TARGET).join(PROFILE);
-    crate_dirs
-        .iter()
-        .zip(names)
-        .map(|(dir, name)| {
-            let wasm_path = out_dir.join(format!("{}.wasm", name.replace('-', "_")));
-            let bytes = fs::read(&wasm_path).map_err(|error| {
-                BuildError(format!(
-                    "cannot read built guest `{}`: {error}",
-                    wasm_path.display()
-                ))
-            })?;
-            Ok(Built {
-                crate_name: name,
-                crate_dir: dir.clone(),
-                wasm_path,
-                sha256: hex::encode(Sha256::digest(&bytes)),
-            })
-        })
-        .collect()
+/// Where cargo leaves the component of crate `name` built under `target_dir`.
+pub fn wasm_path(target_dir: &Path, name: &str) -> PathBuf {
+    target_dir
+        .join(TARGET)
+        .join(PROFILE)
+        .join(format!("{}.wasm", name.replace('-', "_")))
 }
 
 fn remap_flags(workspace: &Path) -> Vec<String> {
@@ -198,7 +254,8 @@ fn remap_flags(workspace: &Path) -> Vec<String> {
     flags
 }
 
-fn crate_name(dir: &Path) -> Result<String, BuildError> {
+/// The package name in `dir/Cargo.toml`.
+pub fn crate_name(dir: &Path) -> Result<String, BuildError> {
     let manifest_path = dir.join("Cargo.toml");
     let text = fs::read_to_string(&manifest_path).map_err(|error| {
         BuildError(format!(

@@ -6,6 +6,7 @@
 //! binary renders what it returns.
 #![warn(missing_docs)]
 
+pub mod authoring;
 pub mod catalog;
 pub mod config;
 pub mod context;

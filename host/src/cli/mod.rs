@@ -3,6 +3,7 @@
 
 mod approve;
 mod audit;
+mod build;
 mod config;
 mod context;
 mod diagnose;
@@ -10,6 +11,7 @@ mod exit;
 mod heal;
 mod intake;
 mod manifest;
+mod new;
 mod output;
 mod patterns;
 mod plan;
@@ -99,6 +101,11 @@ enum Command {
     Heal(heal::Args),
     /// Run a remediation against an incident, in the sandbox.
     Run(run::Args),
+    /// Lay out a new remediation: skeleton, manifest, scenarios, README (authors).
+    #[command(subcommand)]
+    New(new::Command),
+    /// Build a remediation's component, pin its sha256 and check it (authors).
+    Build(build::Args),
     /// Test a remediation: run its scenarios through the real sandbox against a scripted
     /// world (programs, HTTP, files), and report each as passed or failed.
     Test(test::Args),
@@ -140,6 +147,8 @@ impl Command {
             Command::Heal(args) => args.json,
             Command::Run(args) => args.json,
             Command::Test(args) => args.json,
+            Command::Build(args) => args.json,
+            Command::New(command) => command.wants_json(),
             Command::Recover(args) => args.json,
             Command::Stats(args) => args.json,
             Command::Patterns(command) => command.wants_json(),
@@ -167,6 +176,8 @@ pub(crate) fn main() -> i32 {
         Command::Heal(args) => heal::run(args, &cli.config, cli.data_dir, cli.quiet, &mut out),
         Command::Run(args) => run::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Test(args) => test::run(args, &cli.config, cli.data_dir, &mut out),
+        Command::Build(args) => build::run(args, &cli.config, cli.data_dir, &mut out),
+        Command::New(command) => new::run(command, &mut out),
         Command::Recover(args) => recover::run(args, &cli.config, cli.data_dir, &mut out),
         Command::Manifest(command) => manifest::run(command, &cli.config, cli.data_dir, &mut out),
         Command::Audit(command) => audit::run(command, &cli.config, cli.data_dir, &mut out),

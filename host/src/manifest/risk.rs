@@ -92,6 +92,41 @@ impl Ceilings {
 
 /// Fail with the first manifest entry that its level's ceiling does not cover.
 pub fn check_within_ceiling(manifest: &Manifest, ceilings: &Ceilings) -> Result<(), ManifestError> {
+    match beyond_ceiling(manifest, ceilings).into_iter().next() {
+        Some(beyond) => Err(beyond.error),
+        None => Ok(()),
+    }
+}
+
+/// A manifest entry its level's ceiling does not cover.
+#[derive(Debug)]
+pub struct Beyond {
+    /// Which entry.
+    pub grant: GrantRef,
+    /// Why, with a call it would allow that the ceiling refuses.
+    pub error: ManifestError,
+}
+
+/// A manifest entry, by capability and position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantRef {
+    /// `capabilities.exec[i]`.
+    Exec(usize),
+    /// `capabilities.http[i]`.
+    Http(usize),
+    /// `capabilities.fs[i]`.
+    Fs(usize),
+    /// `capabilities.env[i]`.
+    Env(usize),
+    /// A secret handle a grant uses.
+    Secret(String),
+    /// `[limits]`.
+    Limits,
+}
+
+/// Every manifest entry its level's ceiling does not cover, in manifest order.
+pub fn beyond_ceiling(manifest: &Manifest, ceilings: &Ceilings) -> Vec<Beyond> {
+    let mut found = Vec::new();
     let risk = manifest.risk;
     let ceiling = ceilings.for_risk(risk);
     let beyond = |origin: &Origin, what: String| ManifestError::BeyondCeiling {
@@ -106,7 +141,7 @@ pub fn check_within_ceiling(manifest: &Manifest, ceilings: &Ceilings) -> Result<
             }
         ),
     };
-    for exec in &manifest.grants.exec {
+    for (index, exec) in manifest.grants.exec.iter().enumerate() {
         let eligible: Vec<Vec<&str>> = ceiling
             .grants
             .exec
@@ -134,49 +169,68 @@ pub fn check_within_ceiling(manifest: &Manifest, ceilings: &Ceilings) -> Result<
                     .chain(tuple.iter().map(|arg| format!("{arg:?}")))
                     .collect::<Vec<_>>()
                     .join(" ");
-                return Err(beyond(
-                    &exec.origin,
-                    what(format!("allows `{call}`, which")),
-                ));
+                found.push(Beyond {
+                    grant: GrantRef::Exec(index),
+                    error: beyond(&exec.origin, what(format!("allows `{call}`, which"))),
+                });
             }
             Inclusion::Undecided(reason) => {
-                return Err(beyond(
-                    &exec.origin,
-                    what(format!(
-                        "cannot be compared with the ceiling ({reason}), so it"
-                    )),
-                ));
+                found.push(Beyond {
+                    grant: GrantRef::Exec(index),
+                    error: beyond(
+                        &exec.origin,
+                        what(format!(
+                            "cannot be compared with the ceiling ({reason}), so it"
+                        )),
+                    ),
+                });
             }
         }
     }
-    for http in &manifest.grants.http {
+    for (index, http) in manifest.grants.http.iter().enumerate() {
         if let Some(verdict) = http_beyond(http, &ceiling.grants.http) {
-            return Err(beyond(
-                &http.origin,
-                format!("http `{} {}` {verdict}", http.method, http.url.source),
-            ));
+            found.push(Beyond {
+                grant: GrantRef::Http(index),
+                error: beyond(
+                    &http.origin,
+                    format!("http `{} {}` {verdict}", http.method, http.url.source),
+                ),
+            });
         }
     }
     // A root named by a parameter is checked once it is bound (`catalog::Loaded::bound`).
-    for fs in manifest.grants.fs.iter().filter(|fs| fs.param.is_none()) {
+    for (index, fs) in manifest.grants.fs.iter().enumerate() {
+        if fs.param.is_some() {
+            continue;
+        }
         let covered = ceiling
             .grants
             .fs
             .iter()
             .any(|allowed| fs.path.starts_with(&allowed.path) && allowed.access >= fs.access);
         if !covered {
-            return Err(beyond(
-                &fs.origin,
-                format!("fs `{}` ({})", fs.path.display(), fs.access.as_str()),
-            ));
+            found.push(Beyond {
+                grant: GrantRef::Fs(index),
+                error: beyond(
+                    &fs.origin,
+                    format!("fs `{}` ({})", fs.path.display(), fs.access.as_str()),
+                ),
+            });
         }
     }
     for (origin, handle) in manifest.secret_uses() {
-        if !ceiling.secrets.iter().any(|allowed| allowed == handle) {
-            return Err(beyond(origin, format!("secret `{handle}`")));
+        if !ceiling.secrets.iter().any(|allowed| allowed == handle)
+            && !found
+                .iter()
+                .any(|beyond| beyond.grant == GrantRef::Secret(handle.clone()))
+        {
+            found.push(Beyond {
+                grant: GrantRef::Secret(handle.clone()),
+                error: beyond(origin, format!("secret `{handle}`")),
+            });
         }
     }
-    for env in &manifest.grants.env {
+    for (index, env) in manifest.grants.env.iter().enumerate() {
         if !ceiling
             .grants
             .env
@@ -188,7 +242,10 @@ pub fn check_within_ceiling(manifest: &Manifest, ceilings: &Ceilings) -> Result<
                 field: "capabilities.env".to_string(),
                 line: None,
             };
-            return Err(beyond(&origin, format!("env `{}`", env.name)));
+            found.push(Beyond {
+                grant: GrantRef::Env(index),
+                error: beyond(&origin, format!("env `{}`", env.name)),
+            });
         }
     }
     let limits = &manifest.limits;
@@ -198,19 +255,25 @@ pub fn check_within_ceiling(manifest: &Manifest, ceilings: &Ceilings) -> Result<
         field: "limits".to_string(),
         line: None,
     };
-    if limits.timeout > max.timeout {
-        return Err(beyond(
-            &origin,
-            format!("timeout {}", humantime::format_duration(limits.timeout)),
-        ));
+    let over = if limits.timeout > max.timeout {
+        Some(format!(
+            "timeout {}",
+            humantime::format_duration(limits.timeout)
+        ))
+    } else if limits.memory > max.memory {
+        Some(format!("memory {} bytes", limits.memory))
+    } else if limits.output > max.output {
+        Some(format!("output {} bytes", limits.output))
+    } else {
+        None
+    };
+    if let Some(what) = over {
+        found.push(Beyond {
+            grant: GrantRef::Limits,
+            error: beyond(&origin, what),
+        });
     }
-    if limits.memory > max.memory {
-        return Err(beyond(&origin, format!("memory {} bytes", limits.memory)));
-    }
-    if limits.output > max.output {
-        return Err(beyond(&origin, format!("output {} bytes", limits.output)));
-    }
-    Ok(())
+    found
 }
 
 /// Why the manifest entry `http` is not within the ceiling entries `ceiling`, if it is

@@ -1,6 +1,7 @@
 //! The only place medic starts a process: the exec gate's programs, the context probes'
 //! status commands and the operator's own wrapped command (`medic heal -- CMD`,
-//! `wrapped.rs`, which runs with the operator's environment and is not sandboxed).
+//! `wrapped.rs`, which runs with the operator's environment and is not sandboxed), and the
+//! author's build tools for `medic build` (`tool.rs`).
 //!
 //! Every program runs directly (never through a shell) with a cleared environment holding
 //! only what the caller passes plus [`FIXED_ENV`], working directory [`WORKDIR`], stdin
@@ -14,6 +15,7 @@ mod contain;
 mod elf;
 pub mod launchers;
 pub mod program;
+pub mod tool;
 pub mod wrapped;
 
 use std::os::fd::AsRawFd;

@@ -1,0 +1,155 @@
+//! What a remediation author runs besides `medic test`: `medic new` lays out a working
+//! remediation (`scaffold.rs`), `medic build` builds its component reproducibly (Rust:
+//! `rust.rs`; Python: `python.rs`), pins its sha256 in the manifest (`pin.rs`) and writes
+//! the ceiling drop-in its grants need (`drop_in.rs`).
+//!
+//! Owns: the author's side of a remediation's folder. Does not own: checking a
+//! manifest (`manifest/`, `catalog.rs`), running one (`run/`, `scenario/`). Build tools
+//! run through `process/tool.rs`, with the author's rights, never in a command that runs a
+//! remediation.
+
+pub mod drop_in;
+pub mod pin;
+pub mod python;
+mod rust;
+pub mod scaffold;
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::manifest::{self, MANIFEST_FILE};
+
+/// Why a remediation could not be built or laid out.
+#[derive(Debug, Error)]
+pub enum AuthoringError {
+    /// A file could not be read or written.
+    #[error("`{path}`: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The folder is not a remediation medic knows how to build.
+    #[error("{0}")]
+    Project(String),
+    /// The manifest is invalid.
+    #[error(transparent)]
+    Manifest(#[from] crate::manifest::ManifestError),
+    /// A build tool is missing or not set up.
+    #[error("{0}")]
+    Toolchain(String),
+    /// A build tool failed.
+    #[error(transparent)]
+    Tool(#[from] crate::process::tool::ToolError),
+}
+
+/// What a remediation is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// A crate using `medic-guest-sdk` (`Cargo.toml`).
+    Rust,
+    /// A module `app.py` using the `medic_guest` package, built with componentize-py.
+    Python,
+}
+
+impl Language {
+    /// The language's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Rust => "rust",
+            Language::Python => "python",
+        }
+    }
+}
+
+/// What `medic build` made.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Built {
+    /// The remediation's name.
+    pub name: String,
+    /// What it is written in.
+    pub language: Language,
+    /// The component written beside the manifest.
+    pub component: PathBuf,
+    /// Its size in bytes.
+    pub bytes: usize,
+    /// Its sha256, now pinned in the manifest.
+    pub sha256: String,
+    /// The sha256 the manifest pinned before.
+    pub previous_sha256: String,
+}
+
+/// What `dir` holds: a `Cargo.toml` is Rust, an `app.py` is Python.
+pub fn detect_language(dir: &Path) -> Result<Language, AuthoringError> {
+    if dir.join("Cargo.toml").is_file() {
+        Ok(Language::Rust)
+    } else if dir.join("app.py").is_file() {
+        Ok(Language::Python)
+    } else {
+        Err(AuthoringError::Project(format!(
+            "`{}` holds neither a Cargo.toml (Rust) nor an app.py (Python); `medic new remediation NAME` lays one out",
+            dir.display()
+        )))
+    }
+}
+
+/// Build the remediation in `dir`: its component, written where the manifest's
+/// `component` says, and its sha256 written into the manifest. The manifest is checked
+/// before anything is built, and both files are replaced whole (never half-written).
+pub fn build_remediation(dir: &Path) -> Result<Built, AuthoringError> {
+    let manifest_path = dir.join(MANIFEST_FILE);
+    let text = std::fs::read_to_string(&manifest_path).map_err(|source| AuthoringError::Io {
+        path: manifest_path.clone(),
+        source,
+    })?;
+    let manifest = manifest::parse_manifest(&text, &manifest_path)?;
+    let language = detect_language(dir)?;
+    let wasm = match language {
+        Language::Rust => rust::build_rust(dir)?,
+        Language::Python => python::build_python(dir)?,
+    };
+    let sha256 = manifest::sha256_hex(&wasm);
+    let component = dir.join(&manifest.component);
+    write_atomically(&component, &wasm).map_err(|source| AuthoringError::Io {
+        path: component.clone(),
+        source,
+    })?;
+    let pinned = pin::set_sha256(&text, &sha256).map_err(|message| {
+        AuthoringError::Project(format!("`{}`: {message}", manifest_path.display()))
+    })?;
+    if pinned != text {
+        write_atomically(&manifest_path, pinned.as_bytes()).map_err(|source| {
+            AuthoringError::Io {
+                path: manifest_path.clone(),
+                source,
+            }
+        })?;
+    }
+    Ok(Built {
+        name: manifest.name.clone(),
+        language,
+        component,
+        bytes: wasm.len(),
+        sha256,
+        previous_sha256: manifest.sha256.clone(),
+    })
+}
+
+/// Replace `path` with `bytes` whole, keeping its mode (0644 for a new file): write a
+/// sibling temporary file, then rename it over.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).map_or(0o644, |metadata| metadata.permissions().mode());
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|error| error.error)?;
+    Ok(())
+}

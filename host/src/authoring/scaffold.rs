@@ -1,0 +1,434 @@
+//! `medic new remediation NAME`: a working remediation laid out in one step, with the
+//! tightest manifest that fits its code, declared parameters, scenarios that pass, a
+//! README, and the SDK vendored beside it (or the workspace's own SDK inside medic's
+//! repository), so the first `medic build` and `medic test` succeed.
+//!
+//! Nothing is overwritten: the folder is written under a temporary name and renamed into
+//! place only when complete, and a folder already there is refused.
+
+use std::path::{Path, PathBuf};
+
+use super::{AuthoringError, Language, write_atomically};
+use crate::manifest::Risk;
+
+/// The Rust SDK's files, as `medic new` vendors them (`vendor/medic-guest-sdk/src/`).
+const RUST_SDK: &[(&str, &str)] = &[
+    ("lib.rs", include_str!("../../../guest-sdk/src/lib.rs")),
+    (
+        "checkpoint.rs",
+        include_str!("../../../guest-sdk/src/checkpoint.rs"),
+    ),
+    ("env.rs", include_str!("../../../guest-sdk/src/env.rs")),
+    ("error.rs", include_str!("../../../guest-sdk/src/error.rs")),
+    ("exec.rs", include_str!("../../../guest-sdk/src/exec.rs")),
+    ("fs.rs", include_str!("../../../guest-sdk/src/fs.rs")),
+    ("http.rs", include_str!("../../../guest-sdk/src/http.rs")),
+    (
+        "incident.rs",
+        include_str!("../../../guest-sdk/src/incident.rs"),
+    ),
+    ("log.rs", include_str!("../../../guest-sdk/src/log.rs")),
+];
+/// The contract, vendored as `vendor/wit/medic.wit`.
+pub const WIT: &str = include_str!("../../../wit/medic.wit");
+/// The Rust SDK's version, as its `Cargo.toml` says (a test holds them equal).
+pub const RUST_SDK_VERSION: &str = "0.1.0";
+/// The wit-bindgen the SDK is built with (a test holds it equal to the workspace's).
+pub const WIT_BINDGEN_VERSION: &str = "0.61.1";
+
+const RUST_LIB: &str = include_str!("../../templates/rust/lib.rs");
+const MANIFEST: &str = include_str!("../../templates/common/remediation.toml");
+const README: &str = include_str!("../../templates/common/README.md");
+const SCENARIOS: &[(&str, &str)] = &[
+    (
+        "reloads-and-answers.toml",
+        include_str!("../../templates/common/scenarios/reloads-and-answers.toml"),
+    ),
+    (
+        "unhealthy-after-reload.toml",
+        include_str!("../../templates/common/scenarios/unhealthy-after-reload.toml"),
+    ),
+    (
+        "refuses-a-remote-url.toml",
+        include_str!("../../templates/common/scenarios/refuses-a-remote-url.toml"),
+    ),
+];
+
+/// What to lay out.
+#[derive(Debug, Clone)]
+pub struct NewRemediation {
+    /// Kebab-case id: the folder, the crate and the manifest's `name`.
+    pub name: String,
+    /// The manifest's risk level.
+    pub risk: Risk,
+    /// Rust or Python.
+    pub language: Language,
+    /// The folder to create it in.
+    pub parent: PathBuf,
+}
+
+/// What was laid out.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Created {
+    /// The new folder.
+    pub dir: PathBuf,
+    /// Every file written, relative to it.
+    pub files: Vec<String>,
+    /// The cargo workspace whose members now include it, if any.
+    pub workspace: Option<PathBuf>,
+}
+
+/// Where the new crate lives, for its `Cargo.toml`.
+enum Home {
+    /// Its own workspace, the SDK vendored.
+    Alone,
+    /// A member of medic's own workspace, using its SDK.
+    Medic(PathBuf),
+    /// A member of another workspace, the SDK vendored.
+    Other(PathBuf),
+}
+
+/// Lay out the remediation `request` describes.
+pub fn new_remediation(request: &NewRemediation) -> Result<Created, AuthoringError> {
+    let name = &request.name;
+    check_name(name)?;
+    let dir = request.parent.join(name);
+    if std::fs::symlink_metadata(&dir).is_ok() {
+        return Err(AuthoringError::Project(format!(
+            "`{}` already exists; medic new never overwrites anything",
+            dir.display()
+        )));
+    }
+    let parent = std::fs::canonicalize(&request.parent).map_err(|source| AuthoringError::Io {
+        path: request.parent.clone(),
+        source,
+    })?;
+    let home = match request.language {
+        Language::Rust => home_of(&parent)?,
+        Language::Python => Home::Alone,
+    };
+    if crate::catalog::bundled(name).is_some() && !matches!(home, Home::Medic(_)) {
+        return Err(AuthoringError::Project(format!(
+            "`{name}` is the name of a remediation bundled with medic; choose another"
+        )));
+    }
+    let files = match request.language {
+        Language::Rust => rust_files(request, &home),
+        Language::Python => super::python::files(request),
+    };
+    // Written whole under a temporary name, then renamed into place.
+    let staging = tempfile::Builder::new()
+        .prefix(&format!(".{name}.medic-new-"))
+        .tempdir_in(&parent)
+        .map_err(|source| AuthoringError::Io {
+            path: parent.clone(),
+            source,
+        })?;
+    for (relative, text) in &files {
+        let path = staging.path().join(relative);
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).map_err(|source| AuthoringError::Io {
+                path: folder.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(&path, text).map_err(|source| AuthoringError::Io { path, source })?;
+    }
+    let staged = staging.keep();
+    let target = parent.join(name);
+    // `rename` onto an existing directory that is not empty fails; an empty one is
+    // refused above, and a race with one appearing is refused by this check.
+    if std::fs::symlink_metadata(&target).is_ok() {
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(AuthoringError::Project(format!(
+            "`{}` already exists; medic new never overwrites anything",
+            target.display()
+        )));
+    }
+    std::fs::rename(&staged, &target).map_err(|source| AuthoringError::Io {
+        path: target.clone(),
+        source,
+    })?;
+    let workspace = match &home {
+        Home::Alone => None,
+        Home::Medic(root) | Home::Other(root) => {
+            add_member(root, &target)?;
+            Some(root.clone())
+        }
+    };
+    Ok(Created {
+        dir: dir.clone(),
+        files: files.into_iter().map(|(relative, _)| relative).collect(),
+        workspace,
+    })
+}
+
+fn check_name(name: &str) -> Result<(), AuthoringError> {
+    let valid = name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(AuthoringError::Project(format!(
+            "`{name}` is not a remediation name: kebab-case, a-z, 0-9 and `-`, starting with a letter, at most 63 (e.g. `restart-queue-worker`)"
+        )))
+    }
+}
+
+/// The cargo workspace `parent` lies in, if any.
+fn home_of(parent: &Path) -> Result<Home, AuthoringError> {
+    for candidate in parent.ancestors() {
+        let manifest = candidate.join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let table: toml::Table = toml::from_str(&text).map_err(|error| {
+            AuthoringError::Project(format!(
+                "`{}`: {}",
+                manifest.display(),
+                crate::text::toml_error(&text, &error)
+            ))
+        })?;
+        if !table.contains_key("workspace") {
+            continue;
+        }
+        let medic = candidate.join("wit/medic.wit").is_file()
+            && candidate.join("guest-sdk/Cargo.toml").is_file();
+        return Ok(if medic {
+            Home::Medic(candidate.to_path_buf())
+        } else {
+            Home::Other(candidate.to_path_buf())
+        });
+    }
+    Ok(Home::Alone)
+}
+
+/// Add `member` to the `members` (and `default-members`, when there is one) of the
+/// workspace at `root`, as `cargo new` does.
+fn add_member(root: &Path, member: &Path) -> Result<(), AuthoringError> {
+    let manifest = root.join("Cargo.toml");
+    let io = |source| AuthoringError::Io {
+        path: manifest.clone(),
+        source,
+    };
+    let text = std::fs::read_to_string(&manifest).map_err(io)?;
+    let mut document: toml_edit::DocumentMut =
+        text.parse().map_err(|error: toml_edit::TomlError| {
+            AuthoringError::Project(format!("`{}`: {error}", manifest.display()))
+        })?;
+    let relative = member
+        .strip_prefix(root)
+        .unwrap_or(member)
+        .to_string_lossy()
+        .into_owned();
+    let workspace = document["workspace"].as_table_like_mut().ok_or_else(|| {
+        AuthoringError::Project(format!("`{}` has no [workspace]", manifest.display()))
+    })?;
+    for key in ["members", "default-members"] {
+        let Some(list) = workspace.get_mut(key).and_then(|item| item.as_array_mut()) else {
+            continue;
+        };
+        if !list
+            .iter()
+            .any(|entry| entry.as_str() == Some(relative.as_str()))
+        {
+            list.push(relative.as_str());
+            // Keep one entry per line when the list was written that way.
+            if list.len() > 1
+                && list.iter().nth(list.len() - 2).is_some_and(|entry| {
+                    entry.decor().prefix().is_some_and(|prefix| {
+                        prefix.as_str().is_some_and(|text| text.contains('\n'))
+                    })
+                })
+            {
+                let last = list.len() - 1;
+                if let Some(entry) = list.get_mut(last) {
+                    entry.decor_mut().set_prefix("\n    ");
+                }
+            }
+        }
+    }
+    write_atomically(&manifest, document.to_string().as_bytes()).map_err(io)
+}
+
+/// `{{key}}` in `template` replaced by each value.
+pub(crate) fn render(template: &str, values: &[(&str, &str)]) -> String {
+    let mut text = template.to_string();
+    for (key, value) in values {
+        text = text.replace(&format!("{{{{{key}}}}}"), value);
+    }
+    text
+}
+
+/// The common files (manifest, scenarios, README) for `request`.
+pub(crate) fn common_files(
+    request: &NewRemediation,
+    component: &str,
+    memory: &str,
+    readme: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let values = [
+        ("name", request.name.as_str()),
+        ("risk", request.risk.as_str()),
+        ("component", component),
+        ("memory", memory),
+        ("language", request.language.as_str()),
+    ];
+    let mut files = vec![(
+        crate::manifest::MANIFEST_FILE.to_string(),
+        render(MANIFEST, &values),
+    )];
+    for (file, text) in SCENARIOS {
+        files.push((format!("scenarios/{file}"), text.to_string()));
+    }
+    let mut readme_values: Vec<(&str, &str)> = values.to_vec();
+    readme_values.extend_from_slice(readme);
+    files.push(("README.md".to_string(), render(README, &readme_values)));
+    files
+}
+
+fn rust_files(request: &NewRemediation, home: &Home) -> Vec<(String, String)> {
+    let name = &request.name;
+    let crate_file = name.replace('-', "_");
+    let type_name: String = name
+        .split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    let component = format!("{crate_file}.wasm");
+    let mut files = common_files(
+        request,
+        &component,
+        "32MiB",
+        &[
+            (
+                "files_table",
+                "| `Cargo.toml` | the crate: `cdylib` (the component) and `rlib` (native tests) |\n| `src/lib.rs` | the remediation: `plan`, `apply`, `verify`, `rollback` |",
+            ),
+            (
+                "test_native",
+                "cargo test                # the pure logic, natively (host calls return NotInSandbox)\n",
+            ),
+            (
+                "sdk_docs",
+                "The SDK's reference, offline: `cargo doc --open -p medic-guest-sdk`.\n",
+            ),
+        ],
+    );
+    files.push((
+        "src/lib.rs".to_string(),
+        render(RUST_LIB, &[("name", name), ("type_name", &type_name)]),
+    ));
+    files.push(("Cargo.toml".to_string(), cargo_toml(name, home)));
+    if !matches!(home, Home::Medic(_)) {
+        files.push((".gitignore".to_string(), "/target\n".to_string()));
+        for (file, text) in RUST_SDK {
+            files.push((
+                format!("vendor/medic-guest-sdk/src/{file}"),
+                text.to_string(),
+            ));
+        }
+        files.push((
+            "vendor/medic-guest-sdk/Cargo.toml".to_string(),
+            format!(
+                "# Vendored by `medic new` from medic {}: the SDK for contract medic:remediation@0.2.0.\n# Do not edit; a newer medic vendors a newer one.\n[package]\nname = \"medic-guest-sdk\"\nversion = \"{RUST_SDK_VERSION}\"\nedition = \"2024\"\ndescription = \"Write medic remediations in Rust: one trait, one macro, typed host capabilities\"\nlicense = \"Apache-2.0\"\npublish = false\n\n[dependencies]\nwit-bindgen = \"{WIT_BINDGEN_VERSION}\"\n",
+                env!("CARGO_PKG_VERSION")
+            ),
+        ));
+        files.push(("vendor/wit/medic.wit".to_string(), WIT.to_string()));
+    }
+    files.sort();
+    files
+}
+
+fn cargo_toml(name: &str, home: &Home) -> String {
+    let crate_type = "# A remediation is a WebAssembly component: `medic build` builds the `cdylib` for\n# wasm32-wasip2; the `rlib` lets a native `cargo test` test its logic.\n[lib]\ncrate-type = [\"cdylib\", \"rlib\"]\n";
+    match home {
+        Home::Medic(_) => format!(
+            "[package]\nname = \"{name}\"\ndescription = \"medic remediation: {name}\"\nversion = \"0.1.0\"\nedition.workspace = true\nrust-version.workspace = true\nlicense.workspace = true\npublish.workspace = true\n\n{crate_type}\n[dependencies]\nmedic-guest-sdk.workspace = true\n\n[lints]\nworkspace = true\n"
+        ),
+        Home::Alone | Home::Other(_) => {
+            let profile = if matches!(home, Home::Alone) {
+                "\n# medic builds every remediation with this profile (small, stripped, no local paths, so\n# the sha256 is the same on every machine); `medic build` passes the same settings to\n# cargo, so editing them here changes nothing.\n[profile.guest]\ninherits = \"release\"\nopt-level = \"s\"\ncodegen-units = 1\ndebug = false\nstrip = true\nincremental = false\n"
+            } else {
+                ""
+            };
+            format!(
+                "[package]\nname = \"{name}\"\ndescription = \"medic remediation: {name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\npublish = false\n\n{crate_type}\n[dependencies]\nmedic-guest-sdk = {{ path = \"vendor/medic-guest-sdk\" }}\n{profile}"
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vendored_sdk_versions_are_the_workspaces() {
+        let sdk = include_str!("../../../guest-sdk/Cargo.toml");
+        assert!(
+            sdk.contains(&format!("version = \"{RUST_SDK_VERSION}\"")),
+            "RUST_SDK_VERSION is not guest-sdk's version"
+        );
+        let workspace = include_str!("../../../Cargo.toml");
+        assert!(
+            workspace.contains(&format!("wit-bindgen = \"{WIT_BINDGEN_VERSION}\"")),
+            "WIT_BINDGEN_VERSION is not the workspace's wit-bindgen"
+        );
+        let files: Vec<&str> = RUST_SDK.iter().map(|(file, _)| *file).collect();
+        let mut on_disk: Vec<String> =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../guest-sdk/src"))
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+        on_disk.sort();
+        let mut vendored: Vec<String> = files.iter().map(|file| file.to_string()).collect();
+        vendored.sort();
+        assert_eq!(vendored, on_disk, "every SDK source file is vendored");
+    }
+
+    #[test]
+    fn names_must_be_kebab_case() {
+        for good in ["fix", "restart-queue-worker", "a1-b2"] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "Fix",
+            "1fix",
+            "fix-",
+            "fix_it",
+            "fix it",
+            "../x",
+            &"a".repeat(64),
+        ] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn templates_render_every_placeholder() {
+        let request = NewRemediation {
+            name: "my-fix".to_string(),
+            risk: Risk::Low,
+            language: Language::Rust,
+            parent: PathBuf::from("/nowhere"),
+        };
+        for (file, text) in rust_files(&request, &Home::Alone) {
+            if file.starts_with("vendor/") {
+                continue;
+            }
+            assert!(!text.contains("{{"), "{file} keeps a placeholder:\n{text}");
+        }
+    }
+}
