@@ -8,9 +8,11 @@
 )]
 
 mod harness;
+mod kube_api;
 mod server;
 
 pub use harness::{Medic, Remediation, RunResult};
+pub use kube_api::{KubeApi, Rollout};
 pub use server::{Reply, Server};
 
 include!(concat!(env!("OUT_DIR"), "/guests.rs"));

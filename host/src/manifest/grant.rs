@@ -489,6 +489,10 @@ pub struct FsGrant {
     pub param: Option<String>,
     /// Read, or read and write.
     pub access: Access,
+    /// In a ceiling: a remediation's parameter may name this root itself (the operator
+    /// dedicates it to one application, such as `/etc/nginx`). Otherwise a parameter must
+    /// name a directory strictly inside a ceiling root (`catalog::Loaded::bound_with`).
+    pub bind_whole: bool,
     /// Where it was declared.
     pub origin: Origin,
 }
@@ -696,9 +700,17 @@ fn parse_grants_with(
         grants.http.push(parse_http(http, src, &field)?);
     }
     for (index, fs) in raw.fs.iter().enumerate() {
-        grants
-            .fs
-            .push(parse_fs(fs, src, &format!("{prefix}fs[{index}]"), params)?);
+        let field = format!("{prefix}fs[{index}]");
+        if let Some(bind_whole) = &fs.bind_whole
+            && !ceiling
+        {
+            return src.invalid(
+                format!("{field}.bind_whole"),
+                bind_whole.span(),
+                "`bind_whole` is the operator's to set, in a ceiling",
+            );
+        }
+        grants.fs.push(parse_fs(fs, src, &field, params)?);
     }
     for (index, name) in raw.env.iter().enumerate() {
         grants.env.push(parse_env(
@@ -896,6 +908,7 @@ fn parse_fs(
             path: PathBuf::from(path_text),
             param: Some(name.to_string()),
             access,
+            bind_whole: false,
             origin: src.origin(field, span),
         });
     }
@@ -907,6 +920,10 @@ fn parse_fs(
         path: path.to_path_buf(),
         param: None,
         access,
+        bind_whole: raw
+            .bind_whole
+            .as_ref()
+            .is_some_and(|value| *value.get_ref()),
         origin: src.origin(field, span),
     })
 }

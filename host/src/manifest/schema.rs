@@ -160,6 +160,9 @@ pub(crate) struct RawHttp {
 pub(crate) struct RawFs {
     pub(crate) path: Spanned<String>,
     pub(crate) access: Spanned<String>,
+    /// Ceilings only: a remediation's parameter may name this root itself, not only a
+    /// directory inside it. Example: `bind_whole = true`
+    pub(crate) bind_whole: Option<Spanned<bool>>,
 }
 
 /// `[limits]`. Example: `timeout = "30s"`, `memory = "64MiB"`, `output = "64KiB"`

@@ -65,13 +65,25 @@ fn cli_lists_bundled_remediations_with_risk_and_handles() {
         .collect();
     assert_eq!(
         names,
-        ["free-disk-space", "reload-config", "restart-service"]
+        [
+            "clear-stale-lock",
+            "free-disk-space",
+            "reload-config",
+            "reload-nginx",
+            "restart-container",
+            "restart-service",
+            "rollout-restart",
+            "rotate-logs",
+        ]
     );
-    assert_eq!(list["remediations"][2]["risk"], "medium");
-    assert_eq!(
-        list["remediations"][2]["handles"][0]["issue_type"],
-        "service_down"
-    );
+    let restart = list["remediations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["name"] == "restart-service")
+        .unwrap();
+    assert_eq!(restart["risk"], "medium");
+    assert_eq!(restart["handles"][0]["issue_type"], "service_down");
 }
 
 #[test]

@@ -24,8 +24,13 @@ mod manifest;
 mod params;
 mod programs;
 mod rates;
+mod reload_nginx;
 mod remediations;
+mod restart_container;
+mod rollout_restart;
+mod rotate_logs;
 mod secrets;
+mod stale_lock;
 mod state;
 mod tidy;
 
@@ -72,6 +77,77 @@ fn call<'a>(report: &'a serde_json::Value, operation: &str) -> &'a serde_json::V
         .iter()
         .find(|call| call["operation"] == operation)
         .unwrap_or_else(|| panic!("no `{operation}` call in {report:#}"))
+}
+
+/// A loopback port nothing listens on now, for a server a test configures before it starts.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Assert `medic test NAME --json` ran every scenario in `remediations/NAME/scenarios/`
+/// (built into medic with the bundled remediation `name`), each passed, and no grant of its
+/// manifest went unused.
+fn assert_bundled_scenarios_pass(name: &str) {
+    let dir = medic_tests::workspace_root()
+        .join("remediations")
+        .join(name)
+        .join("scenarios");
+    let mut written: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "toml"))
+        .map(|path| path.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    written.sort();
+    let result = medic().run(&["test", name, "--json"]);
+    assert_eq!(result.code, 0, "{}{}", result.stdout, result.stderr);
+    let report = result.json();
+    let mut ran: Vec<String> = report["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .map(|scenario| {
+            assert_eq!(scenario["passed"], true, "{scenario:#}");
+            scenario["name"].as_str().unwrap().to_string()
+        })
+        .collect();
+    ran.sort();
+    assert_eq!(
+        ran, written,
+        "every scenario file is built in (cargo build -p medic-host)"
+    );
+    assert_eq!(report["failed"], 0, "{report:#}");
+    assert_eq!(report["unused_grants"], serde_json::json!([]), "{report:#}");
+}
+
+/// Assert `medic manifest check NAME` verifies the bundled remediation `name` within its
+/// level's embedded ceiling, and `manifest explain` warns of exactly `warnings` (by code),
+/// each named in the manifest's description, which says why it remains.
+fn assert_bundled_manifest(name: &str, warnings: &[&str]) {
+    let medic = medic();
+    let check = medic.run(&["manifest", "check", name]);
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    let explain = medic.run(&["manifest", "explain", name, "--json"]);
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    let explanation = explain.json();
+    let codes: Vec<&str> = explanation["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .map(|warning| warning["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, warnings, "{explanation:#}");
+    let description = explanation["description"].as_str().unwrap();
+    for code in warnings {
+        assert!(
+            description.contains(code),
+            "the description does not say why `{code}` remains: {description}"
+        );
+    }
 }
 
 /// Assert a run healed (exit 0, status `healed`) and return its report.
