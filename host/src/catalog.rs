@@ -147,12 +147,9 @@ impl Loaded {
                     continue;
                 };
                 let path = std::path::Path::new(value.trim_end_matches('/'));
-                if let Some(root) = ceiling
-                    .grants
-                    .fs
-                    .iter()
-                    .find(|root| root.path.starts_with(path))
-                {
+                if let Some(root) = ceiling.grants.fs.iter().find(|root| {
+                    root.path.starts_with(path) && !(root.bind_whole && root.path == path)
+                }) {
                     return Err(params::ParamError::Narrowed(format!(
                         "parameter `{name}` = `{}` names the whole root `{}` the {} ceiling grants (or one above it); it must name a directory inside one",
                         crate::text::escape_control(value),
@@ -288,6 +285,11 @@ pub fn load_for(
         });
     }
     check_pin(&manifest, &provenance, config)?;
+    if config.signatures.require
+        && let Provenance::Directory(dir) = &provenance
+    {
+        crate::manifest::signature::verify_signature(dir, &manifest, &config.signatures.trusted)?;
+    }
     check_within_ceiling(&manifest, &config.ceilings)?;
     for (origin, handle) in manifest.secret_uses() {
         if !config.secrets.contains_key(handle) {

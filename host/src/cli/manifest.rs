@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use medic::manifest::{self, Manifest};
+use medic::manifest::{self, Manifest, signature};
 
 use super::exit::Exit;
 use super::output::Output;
@@ -17,6 +17,22 @@ pub(crate) enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Create a reviewer's signing key (ed25519) in FILE, readable by you only, and print
+    /// its public key for operators' `[signatures] trusted`.
+    Keygen {
+        /// Where to write the key; never over an existing file.
+        file: PathBuf,
+    },
+    /// Sign a remediation (its manifest and component) with a reviewer's key, writing
+    /// DIR/remediation.sig; operators who `[signatures] require = true` run only
+    /// remediations a trusted key signed.
+    Sign {
+        /// The remediation's directory.
+        path: String,
+        /// The signing key (`medic manifest keygen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
     },
     /// Print everything a remediation can touch, with warnings, for a security review.
     Explain {
@@ -40,10 +56,31 @@ pub(crate) fn run(
             let data_dir = super::setup::open_data_dir(&config, config_path.as_deref())?;
             let loaded = medic::catalog::load_remediation(&path, &config, data_dir.protected())?;
             let warnings = manifest::explain::explain(&loaded.manifest).warnings.len();
+            let signed_by = match &loaded.provenance {
+                medic::catalog::Provenance::Directory(dir)
+                    if dir.join(signature::SIGNATURE_FILE).exists()
+                        && !config.signatures.trusted.is_empty() =>
+                {
+                    Some(
+                        signature::verify_signature(
+                            dir,
+                            &loaded.manifest,
+                            &config.signatures.trusted,
+                        )
+                        .map_err(|error| error.to_string()),
+                    )
+                }
+                _ => None,
+            };
+            if let Some(Err(message)) = &signed_by {
+                anyhow::bail!("{message}");
+            }
+            let signed_by = signed_by.and_then(Result::ok);
             if json {
                 out.json(&serde_json::json!({
                     "version": 1, "name": loaded.manifest.name, "valid": true,
                     "sha256": loaded.manifest.sha256, "warnings": warnings,
+                    "signed_by": signed_by,
                 }))?;
             } else {
                 out.line(format!(
@@ -55,7 +92,46 @@ pub(crate) fn run(
                     loaded.manifest.sha256,
                     loaded.manifest.risk.as_str()
                 ))?;
+                if let Some(signer) = &signed_by {
+                    out.line(format!("signed by `{signer}` (a key medic.toml trusts)"))?;
+                }
             }
+            Ok(Exit::Success)
+        }
+        Command::Keygen { file } => {
+            let public = signature::generate_key(&file)?;
+            out.line(signature::show_public_key(&public))?;
+            tracing::info!("signing key written to {}", file.display());
+            Ok(Exit::Success)
+        }
+        Command::Sign { path, key } => {
+            let dir = PathBuf::from(&path);
+            if !dir.is_dir() {
+                anyhow::bail!("`{path}` is not a remediation directory");
+            }
+            let manifest = manifest::load_manifest(&dir)?;
+            let component = dir.join(&manifest.component);
+            let wasm = medic::nofollow::read_regular_file(
+                &component,
+                medic::sandbox::limits::MAX_COMPONENT_BYTES,
+            )
+            .map_err(|error| anyhow::anyhow!("cannot read `{}`: {error}", component.display()))?;
+            // Sign only what verifies: the component must be the one the manifest pins.
+            manifest::check_component_hash(&manifest, &component, &wasm)?;
+            let signing_key = signature::load_signing_key(&key)?;
+            let file = dir.join(signature::SIGNATURE_FILE);
+            let signed = signature::sign(&manifest, &signing_key);
+            std::fs::write(&file, signature::render(&signed))
+                .map_err(|error| anyhow::anyhow!("cannot write `{}`: {error}", file.display()))?;
+            out.line(format!(
+                "signed {} {} (manifest sha256 {}, component sha256 {}) with {}: {}",
+                manifest.name,
+                manifest.version,
+                signed.manifest_sha256,
+                signed.component_sha256,
+                signed.key,
+                file.display()
+            ))?;
             Ok(Exit::Success)
         }
         Command::Explain { path, json } => {
@@ -217,6 +293,7 @@ impl Command {
     pub(crate) fn wants_json(&self) -> bool {
         match self {
             Command::Check { json, .. } | Command::Explain { json, .. } => *json,
+            Command::Keygen { .. } | Command::Sign { .. } => false,
         }
     }
 }

@@ -65,11 +65,23 @@ pub struct Config {
     pub secrets: BTreeMap<String, SecretSource>,
     /// What medic may do on its own (`[policy]`).
     pub policy: crate::policy::Policy,
+    /// Which signatures a remediation from a directory needs (`[signatures]`).
+    pub signatures: Signatures,
     /// Directories whose subdirectories each hold an installed remediation, offered by
     /// `medic plan` beside the bundled ones.
     pub remediation_dirs: Vec<PathBuf>,
     /// Where each section came from, in the order shown by `medic config show`.
     pub provenance: Vec<Provenance>,
+}
+
+/// `[signatures]`: an operator can require that only remediations a trusted reviewer
+/// signed (`medic manifest sign`) run; bundled ones are part of medic and need none.
+#[derive(Debug, Clone, Default)]
+pub struct Signatures {
+    /// Refuse a remediation from a directory without a signature by a trusted key.
+    pub require: bool,
+    /// Reviewers' public keys, by the name the operator gave each.
+    pub trusted: BTreeMap<String, ed25519_dalek::VerifyingKey>,
 }
 
 /// Where a section of the effective configuration came from.
@@ -497,6 +509,13 @@ fn build(
             "",
         )?,
     };
+    let signatures = match last(layers, |raw| raw.signatures.as_ref()) {
+        Some((raw, layer)) => {
+            note("signatures", &layer.source);
+            parse_signatures(raw, &layer.source)?
+        }
+        None => Signatures::default(),
+    };
     let remediation_dirs = match last(layers, |raw| raw.remediation_dirs.as_ref()) {
         Some((dirs, layer)) => {
             note("remediation_dirs", &layer.source);
@@ -524,9 +543,33 @@ fn build(
         audit_sign,
         secrets,
         policy,
+        signatures,
         remediation_dirs,
         provenance,
     })
+}
+
+fn parse_signatures(raw: &raw::RawSignatures, source: &Path) -> Result<Signatures, ConfigError> {
+    let mut trusted = BTreeMap::new();
+    for (name, key) in &raw.trusted {
+        let key = crate::manifest::signature::parse_public_key(key).map_err(|message| {
+            invalid(
+                source,
+                &format!("signatures.trusted.{name}"),
+                format!("the key {message}"),
+            )
+        })?;
+        trusted.insert(name.clone(), key);
+    }
+    let require = raw.require.unwrap_or(false);
+    if require && trusted.is_empty() {
+        return Err(invalid(
+            source,
+            "signatures.require",
+            "requires signatures but trusts no key: add `trusted = { NAME = \"ed25519:...\" }` (`medic manifest keygen` prints one)".to_string(),
+        ));
+    }
+    Ok(Signatures { require, trusted })
 }
 
 /// Add what drop-in `raw` (read from `file`) grants `level` to `ceiling`; false when it

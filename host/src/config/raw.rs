@@ -34,6 +34,20 @@ pub(crate) struct RawConfig {
     pub(crate) policy: Option<crate::policy::RawPolicy>,
     /// Example: `[secrets.ci_token] env = "CI_TOKEN"`
     pub(crate) secrets: Option<BTreeMap<String, RawSecret>>,
+    /// Example: `[signatures] require = true`
+    pub(crate) signatures: Option<RawSignatures>,
+}
+
+/// `[signatures]`: which reviewers' keys a remediation from a directory must be signed by.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSignatures {
+    /// Refuse every remediation from a directory without a trusted signature.
+    /// Example: `require = true`
+    pub(crate) require: Option<bool>,
+    /// Reviewers' public keys by name. Example: `trusted = { platform = "ed25519:..." }`
+    #[serde(default)]
+    pub(crate) trusted: BTreeMap<String, String>,
 }
 
 /// `[diagnosis]`.

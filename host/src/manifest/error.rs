@@ -109,6 +109,9 @@ pub enum ManifestError {
         /// The manifest.
         path: PathBuf,
     },
+    /// The operator requires signatures, and this remediation's does not hold.
+    #[error(transparent)]
+    Signature(#[from] super::signature::SignatureError),
     /// A grant would reach medic's own state, or names a program medic never runs.
     #[error("{origin}: {message}")]
     Unsafe {

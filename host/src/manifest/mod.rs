@@ -16,6 +16,7 @@ pub mod rate;
 pub mod risk;
 mod schema;
 pub mod secret_use;
+pub mod signature;
 
 /// The capability shapes `config.rs` reuses for ceilings.
 pub(crate) mod schema_for_config {
@@ -30,7 +31,7 @@ use sha2::{Digest, Sha256};
 pub use error::{ManifestError, Origin};
 pub use grant::{Access, Grants};
 pub use limits::Limits;
-pub use risk::{Ceiling, Ceilings, Risk, check_within_ceiling};
+pub use risk::{Beyond, Ceiling, Ceilings, GrantRef, Risk, beyond_ceiling, check_within_ceiling};
 
 use grant::SourceText;
 use schema::RawManifest;
