@@ -267,6 +267,7 @@ const GUEST_PARAMS: &[&str] = &[
     "echo",
     "env",
     "follow",
+    "guest",
     "header",
     "key",
     "marker",
@@ -392,18 +393,29 @@ impl Medic {
 
     /// Like [`Medic::install`], with the given ceiling text (`[[ceilings.low.exec]]` ...).
     pub fn install_with_ceiling(&self, remediation: &Remediation, ceiling: &str) -> PathBuf {
+        let wasm = std::fs::read(crate::guest_wasm(&remediation.guest)).expect("guest component");
+        self.install_component(remediation, &wasm, ceiling)
+    }
+
+    /// Like [`Medic::install_with_ceiling`], with a component built elsewhere (a Python
+    /// guest built by `medic build`) instead of the Rust test guest's.
+    pub fn install_component(
+        &self,
+        remediation: &Remediation,
+        wasm: &[u8],
+        ceiling: &str,
+    ) -> PathBuf {
         let dir = self
             .root
             .path()
             .join("remediations")
             .join(&remediation.name);
         std::fs::create_dir_all(&dir).expect("remediation dir");
-        let wasm = std::fs::read(crate::guest_wasm(&remediation.guest)).expect("guest component");
         let sha256 = remediation
             .sha256
             .clone()
-            .unwrap_or_else(|| hex::encode(Sha256::digest(&wasm)));
-        std::fs::write(dir.join("guest.wasm"), &wasm).expect("write component");
+            .unwrap_or_else(|| hex::encode(Sha256::digest(wasm)));
+        std::fs::write(dir.join("guest.wasm"), wasm).expect("write component");
         std::fs::write(dir.join("remediation.toml"), remediation.manifest(&sha256))
             .expect("write manifest");
         std::fs::write(

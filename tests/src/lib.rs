@@ -40,3 +40,22 @@ pub fn workspace_root() -> std::path::PathBuf {
         .expect("tests/ is inside the workspace")
         .to_path_buf()
 }
+
+/// The folder holding `componentize-py` (the one `scripts/setup` installs in
+/// `target/py-tools`, else the first on `PATH`), for tests that build Python remediations;
+/// `None` when there is none.
+pub fn componentize_py_dir() -> Option<std::path::PathBuf> {
+    let installed = workspace_root().join("target/py-tools/bin");
+    if installed.join("componentize-py").is_file() {
+        return Some(installed);
+    }
+    std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path).find(|dir| dir.join("componentize-py").is_file())
+    })
+}
+
+/// `PATH` with `dir` first, for running `medic build` with a tool it needs.
+pub fn path_with(dir: &std::path::Path) -> String {
+    let rest = std::env::var("PATH").unwrap_or_default();
+    format!("{}:{rest}", dir.display())
+}

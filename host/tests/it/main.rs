@@ -23,6 +23,7 @@ mod limits;
 mod manifest;
 mod params;
 mod programs;
+mod python;
 mod rates;
 mod reload_nginx;
 mod remediations;
