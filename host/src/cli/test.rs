@@ -36,7 +36,9 @@ pub(crate) fn run(
     out: &mut Output,
 ) -> anyhow::Result<Exit> {
     if args.schema {
-        out.line(scenario::json_schema().trim_end())?;
+        // Printed as JSON (not a human line): its newlines are its own.
+        let schema: serde_json::Value = serde_json::from_str(&scenario::json_schema())?;
+        out.json(&schema)?;
         return Ok(Exit::Success);
     }
     let mut config = medic::config::load_config(config_path.as_deref(), data_dir)?;

@@ -6,6 +6,7 @@
 )]
 
 mod audit;
+mod authoring;
 mod checkpoints;
 mod cli;
 mod config;
@@ -31,6 +32,7 @@ mod restart_container;
 mod rollout_restart;
 mod rotate_logs;
 mod secrets;
+mod signatures;
 mod stale_lock;
 mod state;
 mod tidy;

@@ -1,0 +1,378 @@
+//! The author's kit, as an author runs it: `medic test` against scripted worlds (passing,
+//! failing, malformed, and never touching the host or medic's own records), and
+//! `medic new` laying out remediations alone, inside a cargo workspace and inside medic's
+//! own, refusing to overwrite anything.
+
+use std::path::Path;
+
+use medic_tests::{Medic, Remediation};
+
+use super::medic;
+
+fn scenario(dir: &Path, name: &str, text: &str) {
+    std::fs::create_dir_all(dir.join("scenarios")).unwrap();
+    std::fs::write(dir.join("scenarios").join(format!("{name}.toml")), text).unwrap();
+}
+
+const INCIDENT: &str =
+    "[incident]\nresource = { kind = \"service\", id = \"web\" }\nissue_type = \"test\"\n";
+
+/// `exec-escape` granted `/usr/bin/touch` on paths under /tmp.
+fn touch_remediation(medic: &Medic) -> std::path::PathBuf {
+    medic.install(
+        &Remediation::new("exec-escape")
+            .risk("medium")
+            .exec("/usr/bin/touch", &["^/tmp/[A-Za-z0-9._/-]+$"]),
+    )
+}
+
+#[test]
+fn scenarios_script_the_world_and_nothing_touches_the_host() {
+    let medic = medic();
+    let dir = touch_remediation(&medic);
+    let marker = medic.root().join("must-not-exist");
+    let marker = marker.display().to_string();
+    scenario(
+        &dir,
+        "scripted-touch",
+        &format!(
+            "description = \"touch runs in the script, not on the host\"\n{INCIDENT}params = {{ program = \"/usr/bin/touch\", args = \"{marker}\" }}\n[[world.exec]]\nprogram = \"/usr/bin/touch\"\nargs = [\"{marker}\"]\nstdout = \"touched\"\n[expect]\nstatus = \"healed\"\nsummary_contains = \"stdout touched\"\ncalls = [{{ operation = \"apply\", call = \"exec /usr/bin/touch {marker}\" }}]\ncapabilities = [\"exec\"]\n"
+        ),
+    );
+    scenario(
+        &dir,
+        "shell-refused",
+        &format!(
+            "{INCIDENT}params = {{ program = \"/bin/sh\", args = \"-c\\nid\" }}\n[expect]\nstatus = \"denied\"\ncalls = [{{ operation = \"apply\", call = \"exec /bin/sh -c id\", denied = \"not_in_manifest\" }}]\n"
+        ),
+    );
+    let result = medic.run(&["test", &dir.display().to_string(), "--json"]);
+    assert_eq!(result.code, 0, "{}\n{}", result.stdout, result.stderr);
+    let report = result.json();
+    assert_eq!(report["passed"], 2, "{report:#}");
+    assert_eq!(report["failed"], 0);
+    assert_eq!(report["scenarios"][0]["name"], "scripted-touch");
+    assert_eq!(report["scenarios"][1]["status"], "denied");
+    assert_eq!(report["unused_grants"], serde_json::json!([]));
+    assert!(
+        !Path::new(&marker).exists(),
+        "the program ran in the script only"
+    );
+    // The runs went to a test bed, removed afterwards: medic's own audit log and runs
+    // journal never saw them, so nothing could ever be recovered on this host.
+    let audit = medic.run(&["audit", "verify", "--json"]).json();
+    assert_eq!(audit["records"], 0, "{audit:#}");
+    let beds: Vec<_> = std::fs::read_dir(medic.data_dir().join("tests"))
+        .map(|entries| entries.collect())
+        .unwrap_or_default();
+    assert!(beds.is_empty(), "the test bed is removed");
+}
+
+#[test]
+fn a_failing_scenario_says_what_differed_and_exits_1() {
+    let medic = medic();
+    let dir = touch_remediation(&medic);
+    scenario(
+        &dir,
+        "nonzero-exit",
+        &format!(
+            "{INCIDENT}params = {{ program = \"/usr/bin/touch\", args = \"/tmp/x\" }}\n[[world.exec]]\nprogram = \"/usr/bin/touch\"\nstatus = 1\n[expect]\nstatus = \"healed\"\n"
+        ),
+    );
+    scenario(
+        &dir,
+        "unscripted",
+        &format!(
+            "{INCIDENT}params = {{ program = \"/usr/bin/touch\", args = \"/tmp/y\" }}\n[expect]\nstatus = \"healed\"\n"
+        ),
+    );
+    let result = medic.run(&["test", &dir.display().to_string()]);
+    assert_eq!(result.code, 1, "{}\n{}", result.stdout, result.stderr);
+    assert!(
+        result.stdout.ends_with("1 passed, 1 failed\n"),
+        "{}",
+        result.stdout
+    );
+    assert!(
+        result.stdout.contains("FAIL unscripted"),
+        "{}",
+        result.stdout
+    );
+    assert!(
+        result
+            .stdout
+            .contains("- unscripted call: apply: exec /usr/bin/touch /tmp/y"),
+        "{}",
+        result.stdout
+    );
+    assert!(
+        result
+            .stdout
+            .contains("{ operation = \"apply\", call = \"exec /usr/bin/touch /tmp/y\" },"),
+        "the calls made are shown in the scenario's syntax: {}",
+        result.stdout
+    );
+    // The guest took status 1 as success here, so `nonzero-exit` passes: the exit status is
+    // what the script said, and the guest reports it.
+    assert!(
+        result.stdout.contains("PASS nonzero-exit"),
+        "{}",
+        result.stdout
+    );
+}
+
+#[test]
+fn a_malformed_scenario_is_refused_before_anything_runs() {
+    let medic = medic();
+    let dir = touch_remediation(&medic);
+    scenario(
+        &dir,
+        "good",
+        &format!("{INCIDENT}[expect]\nstatus = \"invalid_input\"\n"),
+    );
+    scenario(
+        &dir,
+        "bad",
+        &format!("{INCIDENT}[world.exec]\nprogram = 1\n[expect]\nstatus = \"healed\"\n"),
+    );
+    let result = medic.run(&["test", &dir.display().to_string()]);
+    assert_eq!(result.code, 2, "{}", result.stderr);
+    assert!(result.stdout.is_empty(), "{}", result.stdout);
+    let bad = dir.join("scenarios/bad.toml");
+    assert!(
+        result.stderr.starts_with(&format!(
+            "error: scenario {}: line 4, column 1:",
+            bad.display()
+        )),
+        "{}",
+        result.stderr
+    );
+    let empty = medic.root().join("empty");
+    std::fs::create_dir_all(empty.join("scenarios")).unwrap();
+    std::fs::copy(dir.join("remediation.toml"), empty.join("remediation.toml")).unwrap();
+    std::fs::copy(dir.join("guest.wasm"), empty.join("guest.wasm")).unwrap();
+    let result = medic.run(&["test", &empty.display().to_string()]);
+    assert_eq!(result.code, 2);
+    assert!(
+        result.stderr.contains("no scenarios in"),
+        "{}",
+        result.stderr
+    );
+}
+
+#[test]
+fn a_scenario_world_holds_files_and_checks_them_afterwards() {
+    let medic = medic();
+    let root = std::path::PathBuf::from("/srv/app");
+    let grant = Remediation::new("fs-escape")
+        .risk("medium")
+        .fs(&root, "read-write");
+    let dir = medic.install(&grant);
+    scenario(
+        &dir,
+        "write",
+        &format!(
+            "{INCIDENT}params = {{ op = \"write\", path = \"/srv/app/state\", data = \"new\" }}\n[world.files]\n\"/srv/app/state\" = {{ content = \"old\" }}\n[expect]\nstatus = \"healed\"\ncalls = [{{ operation = \"apply\", call = \"fs write /srv/app/state\" }}]\nfiles = {{ \"/srv/app/state\" = {{ content = \"new\" }} }}\n"
+        ),
+    );
+    scenario(
+        &dir,
+        "symlink",
+        &format!(
+            "{INCIDENT}params = {{ op = \"read\", path = \"/srv/app/link\" }}\n[world.files]\n\"/srv/app/link\" = {{ symlink = \"/etc/passwd\" }}\n[expect]\nstatus = \"denied\"\ncalls = [{{ operation = \"apply\", call = \"fs read /srv/app/link\", denied = \"escape\" }}]\n"
+        ),
+    );
+    let result = medic.run(&["test", &dir.display().to_string(), "--json"]);
+    assert_eq!(result.code, 0, "{}\n{}", result.stdout, result.stderr);
+    assert_eq!(result.json()["passed"], 2);
+    assert!(
+        !root.join("state").exists(),
+        "the host's /srv was never touched"
+    );
+}
+
+#[test]
+fn bundled_remediations_pass_their_own_scenarios() {
+    let medic = medic();
+    let list = medic.run(&["remediations", "list", "--json"]).json();
+    for entry in list["remediations"].as_array().unwrap() {
+        let name = entry["name"].as_str().unwrap();
+        let result = medic.run(&["test", name, "--json"]);
+        assert_eq!(
+            result.code, 0,
+            "{name}: {}\n{}",
+            result.stdout, result.stderr
+        );
+        let report = result.json();
+        assert!(
+            report["passed"].as_u64().unwrap() >= 3,
+            "{name}: {report:#}"
+        );
+        assert_eq!(report["failed"], 0, "{name}");
+    }
+}
+
+#[test]
+fn the_scenario_schema_is_printed_for_editors() {
+    let result = medic().run(&["test", "--schema"]);
+    assert_eq!(result.code, 0);
+    let committed =
+        std::fs::read_to_string(medic_tests::workspace_root().join("docs/scenario.schema.json"))
+            .unwrap();
+    assert_eq!(result.stdout, committed);
+}
+
+fn new(medic: &Medic, parent: &Path, args: &[&str]) -> medic_tests::RunResult {
+    let parent = parent.display().to_string();
+    let mut all = vec!["new", "remediation"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--dir", &parent]);
+    medic.run(&all)
+}
+
+#[test]
+fn medic_new_lays_out_a_remediation_and_never_overwrites() {
+    let medic = medic();
+    let parent = medic.root().join("authoring");
+    std::fs::create_dir_all(&parent).unwrap();
+    let created = new(&medic, &parent, &["my-fix", "--risk", "medium", "--json"]);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let report = created.json();
+    assert_eq!(report["workspace"], serde_json::Value::Null);
+    let dir = parent.join("my-fix");
+    let manifest = std::fs::read_to_string(dir.join("remediation.toml")).unwrap();
+    assert!(manifest.contains("name = \"my-fix\"\n"), "{manifest}");
+    assert!(manifest.contains("risk = \"medium\"\n"), "{manifest}");
+    let cargo = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains("crate-type = [\"cdylib\", \"rlib\"]"),
+        "{cargo}"
+    );
+    assert!(cargo.contains("[profile.guest]"), "{cargo}");
+    assert!(cargo.contains("medic-guest-sdk = { path = \"vendor/medic-guest-sdk\" }"));
+    assert!(dir.join("vendor/wit/medic.wit").is_file());
+    assert!(dir.join("scenarios/reloads-and-answers.toml").is_file());
+    // The manifest is valid as written, and explains itself without warnings.
+    let explain = medic.run(&["manifest", "explain", &dir.display().to_string(), "--json"]);
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    assert_eq!(explain.json()["warnings"], serde_json::json!([]));
+
+    std::fs::write(dir.join("src/lib.rs"), "// mine").unwrap();
+    let again = new(&medic, &parent, &["my-fix"]);
+    assert_eq!(again.code, 2);
+    assert!(
+        again
+            .stderr
+            .contains("already exists; medic new never overwrites anything")
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("src/lib.rs")).unwrap(),
+        "// mine"
+    );
+    for (name, expected) in [
+        ("My_Fix", "is not a remediation name"),
+        (
+            "restart-service",
+            "is the name of a remediation bundled with medic",
+        ),
+    ] {
+        let refused = new(&medic, &parent, &[name]);
+        assert_eq!(refused.code, 2, "{name}");
+        assert!(
+            refused.stderr.contains(expected),
+            "{name}: {}",
+            refused.stderr
+        );
+        assert!(!parent.join(name).exists());
+    }
+    let leftovers: Vec<String> = std::fs::read_dir(&parent)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(leftovers, ["my-fix"], "no staging folder is left behind");
+}
+
+#[test]
+fn medic_new_joins_the_cargo_workspace_it_is_created_in() {
+    let medic = medic();
+    // Someone's own workspace: the crate joins its members, the SDK is vendored.
+    let theirs = medic.root().join("theirs");
+    std::fs::create_dir_all(theirs.join("fixes")).unwrap();
+    std::fs::write(
+        theirs.join("Cargo.toml"),
+        "[workspace]\nresolver = \"3\"\nmembers = [\n    \"tools\",\n]\n",
+    )
+    .unwrap();
+    let created = new(&medic, &theirs.join("fixes"), &["fix-a", "--json"]);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert_eq!(created.json()["workspace"], theirs.display().to_string());
+    let workspace = std::fs::read_to_string(theirs.join("Cargo.toml")).unwrap();
+    assert_eq!(
+        workspace,
+        "[workspace]\nresolver = \"3\"\nmembers = [\n    \"tools\",\n    \"fixes/fix-a\",\n]\n"
+    );
+    let cargo = std::fs::read_to_string(theirs.join("fixes/fix-a/Cargo.toml")).unwrap();
+    assert!(
+        !cargo.contains("[profile.guest]"),
+        "a member's profile would be ignored"
+    );
+    assert!(
+        theirs
+            .join("fixes/fix-a/vendor/medic-guest-sdk/Cargo.toml")
+            .is_file()
+    );
+
+    // medic's own workspace: the crate uses the workspace's SDK and joins both lists.
+    let ours = medic.root().join("ours");
+    std::fs::create_dir_all(ours.join("wit")).unwrap();
+    std::fs::create_dir_all(ours.join("guest-sdk")).unwrap();
+    std::fs::create_dir_all(ours.join("remediations")).unwrap();
+    std::fs::write(ours.join("wit/medic.wit"), "").unwrap();
+    std::fs::write(ours.join("guest-sdk/Cargo.toml"), "").unwrap();
+    std::fs::write(
+        ours.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"host\"]\ndefault-members = [\"host\"]\n",
+    )
+    .unwrap();
+    let created = new(&medic, &ours.join("remediations"), &["fix-b"]);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let workspace = std::fs::read_to_string(ours.join("Cargo.toml")).unwrap();
+    assert_eq!(
+        workspace,
+        "[workspace]\nmembers = [\"host\", \"remediations/fix-b\"]\ndefault-members = [\"host\", \"remediations/fix-b\"]\n"
+    );
+    let cargo = std::fs::read_to_string(ours.join("remediations/fix-b/Cargo.toml")).unwrap();
+    assert!(
+        cargo.contains("medic-guest-sdk.workspace = true"),
+        "{cargo}"
+    );
+    assert!(!ours.join("remediations/fix-b/vendor").exists());
+}
+
+#[test]
+fn medic_build_says_what_a_folder_lacks() {
+    let medic = medic();
+    let empty = medic.root().join("nothing-here");
+    std::fs::create_dir_all(&empty).unwrap();
+    let result = medic.run(&["build", &empty.display().to_string()]);
+    assert_eq!(result.code, 2);
+    assert!(
+        result.stderr.contains("remediation.toml"),
+        "{}",
+        result.stderr
+    );
+    std::fs::write(
+        empty.join("remediation.toml"),
+        "name = \"x\"\nversion = \"0.1.0\"\ndescription = \"d\"\nrisk = \"low\"\ncomponent = \"x.wasm\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
+    )
+    .unwrap();
+    let result = medic.run(&["build", &empty.display().to_string()]);
+    assert_eq!(result.code, 2);
+    assert!(
+        result
+            .stderr
+            .contains("holds neither a Cargo.toml (Rust) nor an app.py (Python)"),
+        "{}",
+        result.stderr
+    );
+}
