@@ -17,6 +17,7 @@ mod escapes;
 mod exec;
 mod files;
 mod fs;
+mod guide;
 mod heal;
 mod http;
 mod interrupt;
