@@ -108,6 +108,7 @@ pub fn build(workspace: &Path, crate_dirs: &[PathBuf]) -> Result<Vec<Built>, Bui
     }
     println!("cargo:rerun-if-env-changed={GUEST_TOOLCHAIN_VAR}");
     let guest_toolchain = env::var_os(GUEST_TOOLCHAIN_VAR).filter(|value| !value.is_empty());
+    let cargo_home = cargo_home_from_env();
     let mut command = cargo_command(&CargoBuild {
         root: workspace,
         target_dir: &target_dir,
@@ -115,6 +116,7 @@ pub fn build(workspace: &Path, crate_dirs: &[PathBuf]) -> Result<Vec<Built>, Bui
         locked: true,
         toolchain: guest_toolchain.as_deref(),
         cargo: env::var_os("CARGO").as_deref(),
+        cargo_home: cargo_home.as_deref(),
     });
     command.arg("--quiet");
     let status = command
@@ -163,6 +165,16 @@ pub struct CargoBuild<'a> {
     pub toolchain: Option<&'a std::ffi::OsStr>,
     /// The cargo to run (default `cargo` from `PATH`).
     pub cargo: Option<&'a std::ffi::OsStr>,
+    /// Cargo's home (`CARGO_HOME`, else `~/.cargo`), remapped to `/cargo` in the output so
+    /// paths of dependencies' sources do not depend on the machine.
+    pub cargo_home: Option<&'a Path>,
+}
+
+/// Cargo's home as a build script sees it: `CARGO_HOME`, else `$HOME/.cargo`.
+pub fn cargo_home_from_env() -> Option<PathBuf> {
+    env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
 }
 
 /// The cargo command that builds `build.crates` for `wasm32-wasip2` with medic's guest
@@ -224,7 +236,7 @@ pub fn cargo_command(build: &CargoBuild<'_>) -> Command {
     }
     command.env(
         "CARGO_ENCODED_RUSTFLAGS",
-        remap_flags(build.root).join("\x1f"),
+        remap_flags(build.root, build.cargo_home).join("\x1f"),
     );
     command
 }
@@ -237,14 +249,11 @@ pub fn wasm_path(target_dir: &Path, name: &str) -> PathBuf {
         .join(format!("{}.wasm", name.replace('-', "_")))
 }
 
-fn remap_flags(workspace: &Path) -> Vec<String> {
+fn remap_flags(workspace: &Path, cargo_home: Option<&Path>) -> Vec<String> {
     let mut flags = vec![format!(
         "--remap-path-prefix={}=/medic",
         workspace.display()
     )];
-    let cargo_home = env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
     if let Some(cargo_home) = cargo_home {
         flags.push(format!(
             "--remap-path-prefix={}=/cargo",

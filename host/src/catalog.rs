@@ -243,10 +243,10 @@ pub enum Purpose {
     /// To run on this host: every check.
     Run,
     /// To run against a `medic test` scenario's scripted world, which touches nothing on
-    /// this host: the manifest, component hash, ceiling and roots are checked as for a
-    /// run; pins and signatures are not required, a directory may carry a bundled name
-    /// (an author testing a change to one), secrets come from the scenario, and no program
-    /// on this host is examined (the scenario answers for them).
+    /// this host: the manifest, component hash, ceiling, roots and the programs present
+    /// here are checked as for a run; pins and signatures are not required, a directory
+    /// may carry a bundled name (an author testing a change to one), and secrets come
+    /// from the scenario.
     Test,
 }
 
@@ -277,11 +277,14 @@ pub fn load_for(
     if purpose == Purpose::Test {
         check_within_ceiling(&manifest, &config.ceilings)?;
         check_roots(&manifest, protected)?;
+        // What `medic run` would refuse about a program present here, a test refuses too
+        // (a launcher, a script not marked interpreted); the scenario answers for it.
+        let programs = check_programs(&manifest, config)?;
         return Ok(Loaded {
             manifest: Arc::new(manifest),
             wasm,
             provenance,
-            programs: BTreeMap::new(),
+            programs,
         });
     }
     check_pin(&manifest, &provenance, config)?;

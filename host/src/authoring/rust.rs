@@ -18,13 +18,18 @@ pub(crate) fn build_rust(dir: &Path) -> Result<Vec<u8>, AuthoringError> {
     check_target(&root)?;
     let target_dir = root.join("target").join("guests");
     let crates = [name.clone()];
+    // With a lock file, the build uses exactly its versions (commit it: the same source
+    // and lock give the same bytes); the first build writes it.
+    let locked = root.join("Cargo.lock").is_file();
+    let cargo_home = crate::config::cargo_home();
     let command = medic_build_guests::cargo_command(&CargoBuild {
         root: &root,
         target_dir: &target_dir,
         crates: &crates,
-        locked: false,
+        locked,
         toolchain: None,
         cargo: None,
+        cargo_home: cargo_home.as_deref(),
     });
     let mut tool = tool_command(command.get_program());
     tool.args(command.get_args());

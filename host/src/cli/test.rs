@@ -3,14 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context as _;
 use medic::scenario::{self, Scenario, TestReport};
 
 use super::exit::Exit;
 use super::output::Output;
 
-/// The drop-in a remediation ships beside its manifest for the operator to review.
-pub(crate) const CEILING_DROP_IN: &str = "ceiling.toml";
+use medic::authoring::drop_in::DROP_IN_FILE as CEILING_DROP_IN;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -63,8 +61,8 @@ pub(crate) fn run(
     let scenarios = scenarios_of(target, dir.as_deref(), &args.scenario)?;
 
     let real = super::setup::open_data_dir(&config, config_path.as_deref())?;
-    let bed = TestBed::open(&real)?;
-    let state = super::setup::open_db(bed.data_dir()?, &config_without_signing(&config))?;
+    let bed = scenario::TestBed::new(&real);
+    let state = super::setup::open_db(bed.open()?, &config_without_signing(&config))?;
     let loaded = medic::catalog::load_for(
         target,
         &config,
@@ -89,7 +87,7 @@ pub(crate) fn run(
     let mut report = runtime.block_on(scenario::run_scenarios(&env, &loaded, &scenarios));
     report.ceiling_drop_in = drop_in.map(|file| file.display().to_string());
     drop(state);
-    bed.remove();
+    drop(bed);
     if args.json {
         out.json(&report)?;
     } else {
@@ -146,37 +144,6 @@ fn config_without_signing(config: &medic::config::Config) -> medic::config::Conf
     medic::config::Config {
         audit_sign: false,
         ..config.clone()
-    }
-}
-
-/// A data directory of its own for one `medic test`, inside medic's: its audit log, runs
-/// journal and checkpoints are never the host's, so nothing a scenario ran can be taken
-/// for a real run (`medic recover` never rolls one back on this host). Removed afterwards.
-struct TestBed {
-    path: PathBuf,
-}
-
-impl TestBed {
-    fn open(real: &medic::store::data_dir::DataDir) -> anyhow::Result<TestBed> {
-        let path = real
-            .path()
-            .join("tests")
-            .join(medic::run::new_run_id().replacen("run-", "test-", 1));
-        Ok(TestBed { path })
-    }
-
-    fn data_dir(&self) -> anyhow::Result<medic::store::data_dir::DataDir> {
-        medic::store::data_dir::DataDir::open(&self.path)
-            .with_context(|| format!("cannot create the test bed `{}`", self.path.display()))
-    }
-
-    fn remove(self) {
-        if let Err(error) = std::fs::remove_dir_all(&self.path) {
-            tracing::warn!(
-                "cannot remove the test bed `{}`: {error}",
-                self.path.display()
-            );
-        }
     }
 }
 

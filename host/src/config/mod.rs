@@ -917,6 +917,13 @@ pub fn host_env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
+/// Cargo's home, for `medic build`'s path remapping: `CARGO_HOME`, else `~/.cargo`.
+pub fn cargo_home() -> Option<PathBuf> {
+    host_env("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|home| home.join(".cargo")))
+}
+
 /// The tracing filter from [`LOG_ENV`], if set.
 pub fn log_filter() -> Option<String> {
     #[expect(

@@ -18,6 +18,7 @@
 mod check;
 mod format;
 mod runner;
+mod test_bed;
 mod world;
 
 use std::path::{Component, Path, PathBuf};
@@ -26,6 +27,7 @@ use thiserror::Error;
 
 pub use check::{CallView, listing};
 pub use runner::{ScenarioResult, TestReport, run_scenarios};
+pub use test_bed::TestBed;
 
 use crate::incident::Incident;
 use format::RawScenario;
@@ -163,9 +165,39 @@ pub fn parse_scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioError
             )
         })?;
     }
+    // A declared symlink is a leaf: nothing is created or inspected through it, so no
+    // scenario can write or read a file of the host by way of one.
+    let symlinks: Vec<&String> = raw
+        .world
+        .files
+        .iter()
+        .filter(|(_, spec)| spec.symlink.is_some())
+        .map(|(path, _)| path)
+        .collect();
+    let through_symlink = |path: &str| {
+        symlinks
+            .iter()
+            .find(|link| {
+                path.strip_prefix(link.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+            })
+            .map(|link| {
+                format!(
+                    "lies beneath `{link}`, which the scenario declares a symlink; nothing is made or read through one"
+                )
+            })
+    };
+    for path in raw.world.files.keys() {
+        if let Some(message) = through_symlink(path) {
+            return Err(invalid(format!("world.files.{path:?}"), message));
+        }
+    }
     for path in raw.expect.files.keys() {
         check_world_path(path)
             .map_err(|message| invalid(format!("expect.files.{path:?}"), message))?;
+        if let Some(message) = through_symlink(path) {
+            return Err(invalid(format!("expect.files.{path:?}"), message));
+        }
     }
     for (list, calls) in [
         ("expect.calls", raw.expect.calls.as_deref()),

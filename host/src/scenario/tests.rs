@@ -67,6 +67,14 @@ fn bad_scenarios_name_the_field_that_is_wrong() {
             "[incident]\nresource = { kind = \"\", id = \"w\" }\nissue_type = \"x\"\n[expect]\nstatus = \"healed\"\n",
             "resource.kind",
         ),
+        (
+            "[incident]\nresource = { kind = \"s\", id = \"w\" }\nissue_type = \"x\"\n[world.files]\n\"/a/l\" = { symlink = \"/root/.ssh\" }\n\"/a/l/authorized_keys\" = { content = \"k\" }\n[expect]\nstatus = \"healed\"\n",
+            "`world.files.\"/a/l/authorized_keys\"` lies beneath `/a/l`, which the scenario declares a symlink",
+        ),
+        (
+            "[incident]\nresource = { kind = \"s\", id = \"w\" }\nissue_type = \"x\"\n[world.files]\n\"/a/l\" = { symlink = \"/etc\" }\n[expect]\nstatus = \"healed\"\nfiles = { \"/a/l/shadow\" = { exists = true } }\n",
+            "`expect.files.\"/a/l/shadow\"` lies beneath `/a/l`",
+        ),
     ];
     for (text, expected) in cases {
         let message = parse(text).unwrap_err().to_string();

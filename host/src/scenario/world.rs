@@ -283,7 +283,7 @@ impl Scripted for ScriptedWorld {
     }
 }
 
-/// A file's state afterwards: `None` when nothing is there.
+/// A file's state afterwards.
 pub(crate) struct Found {
     pub(crate) is_file: bool,
     pub(crate) bytes: Vec<u8>,
@@ -291,24 +291,54 @@ pub(crate) struct Found {
 }
 
 impl ScriptedWorld {
-    /// What lies at world path `path` now (a symlink is reported, not followed).
+    /// What lies at world path `path` now. Nothing is followed: a symlink on the way is
+    /// an error, a symlink at the end is reported as what it is, and only a regular file's
+    /// bytes are read, so a scenario or a guest cannot make this read a file of the host.
     pub(crate) fn inspect(&self, path: &str) -> std::io::Result<Option<Found>> {
+        use std::os::fd::AsFd as _;
         let at = self.host_path(path);
-        let metadata = match std::fs::symlink_metadata(&at) {
-            Ok(metadata) => metadata,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(error),
+        let (Some(parent), Some(name)) = (at.parent(), at.file_name()) else {
+            return Ok(None);
         };
-        let is_file = metadata.file_type().is_file();
-        let bytes = if is_file && metadata.len() <= 16 << 20 {
-            std::fs::read(&at)?
-        } else {
-            Vec::new()
+        let dir = match crate::nofollow::open_dir(parent) {
+            Ok(dir) => dir,
+            Err(crate::nofollow::OpenError::NotFound { .. }) => return Ok(None),
+            Err(error) => return Err(std::io::Error::other(error.to_string())),
         };
+        let stat = match nix::sys::stat::fstatat(
+            dir.as_fd(),
+            name,
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            Ok(stat) => stat,
+            Err(nix::errno::Errno::ENOENT) => return Ok(None),
+            Err(errno) => return Err(errno.into()),
+        };
+        let is_file = crate::nofollow::file_type(&stat) == nix::sys::stat::SFlag::S_IFREG;
+        let size = u64::try_from(stat.st_size).unwrap_or_default();
+        let mut bytes = Vec::new();
+        if is_file && size <= MAX_INSPECTED_BYTES {
+            use std::io::Read as _;
+            let fd = nix::fcntl::openat(
+                dir.as_fd(),
+                name,
+                nix::fcntl::OFlag::O_RDONLY
+                    | nix::fcntl::OFlag::O_NOFOLLOW
+                    | nix::fcntl::OFlag::O_NONBLOCK
+                    | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )?;
+            std::fs::File::from(fd)
+                .take(MAX_INSPECTED_BYTES)
+                .read_to_end(&mut bytes)?;
+        }
         Ok(Some(Found {
             is_file,
             bytes,
-            size: metadata.len(),
+            size,
         }))
     }
 }
+
+/// Largest file whose content a scenario's expectations compare.
+const MAX_INSPECTED_BYTES: u64 = 16 << 20;

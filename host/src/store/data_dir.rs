@@ -125,6 +125,14 @@ impl DataDir {
         &self.protected
     }
 
+    /// This data directory, protecting what `outer` protects instead of itself: for a
+    /// directory inside another (`medic test`'s test bed inside medic's data directory), so
+    /// no root may reach the outer one, which contains this.
+    pub fn protecting(mut self, outer: &Protected) -> Self {
+        self.protected = outer.clone();
+        self
+    }
+
     /// Also protect the configuration file at `path`: no root may contain it.
     pub fn protect_config(&mut self, path: &Path) {
         if let Some(parent) = std::fs::canonicalize(path)
