@@ -17,17 +17,20 @@ except ImportError:  # plain Python: no host
     IN_SANDBOX = False
 
 
-def error_of(host_error) -> Exception:
-    """The SDK exception for a WIT ``host-error`` value."""
-    name = type(host_error).__name__
-    message = getattr(host_error, "value", str(host_error))
-    if name.endswith("Denied"):
-        return Denied(message)
-    if name.endswith("NotFound"):
-        return NotFound(message)
-    if name.endswith("InvalidInput"):
-        return InvalidInput(message)
-    return Failed(message)
+def host_error_kinds() -> dict:
+    """Each WIT ``host-error`` case's class, to the SDK exception it becomes."""
+    return {
+        types.HostError_Denied: Denied,
+        types.HostError_NotFound: NotFound,
+        types.HostError_Failed: Failed,
+        types.HostError_InvalidInput: InvalidInput,
+    }
+
+
+def error_of(host_error, kinds: dict) -> Exception:
+    """The SDK exception for a WIT ``host-error`` value (by its class, per ``kinds``)."""
+    kind = kinds.get(type(host_error), Failed)
+    return kind(getattr(host_error, "value", str(host_error)))
 
 
 def call(name: str, function, *args):
@@ -37,4 +40,4 @@ def call(name: str, function, *args):
     try:
         return function(*args)
     except Err as error:
-        raise error_of(error.value) from None
+        raise error_of(error.value, host_error_kinds()) from None

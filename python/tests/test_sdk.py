@@ -79,6 +79,12 @@ class ErrorsTest(unittest.TestCase):
         class HostError_InvalidInput(HostError_Denied):
             pass
 
+        kinds = {
+            HostError_Denied: Denied,
+            HostError_NotFound: NotFound,
+            HostError_Failed: Failed,
+            HostError_InvalidInput: InvalidInput,
+        }
         cases = [
             (HostError_Denied("no grant"), Denied),
             (HostError_NotFound("gone"), NotFound),
@@ -86,9 +92,11 @@ class ErrorsTest(unittest.TestCase):
             (HostError_InvalidInput("bad"), InvalidInput),
         ]
         for value, kind in cases:
-            error = _host.error_of(value)
+            error = _host.error_of(value, kinds)
             self.assertIs(type(error), kind)
             self.assertEqual(error.message, value.value)
+        # A class the table does not know (a newer contract's) is a failure, not a denial.
+        self.assertIs(type(_host.error_of(object(), kinds)), Failed)
 
 
 class IncidentTest(unittest.TestCase):

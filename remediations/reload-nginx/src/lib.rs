@@ -15,8 +15,9 @@
 //! `apply` saves the current configuration as a checkpoint before it changes anything,
 //! installs the candidate (written beside `config`, then renamed over it, so nginx never
 //! reads half a file), and runs `nginx -t -c CONFIG`: when that fails it puts the previous
-//! file back at once and stops without reloading. Paths outside `config_dir` are refused by
-//! the sandbox (this remediation relies on its fs gate rather than checking them itself).
+//! file back at once and stops without reloading. `config` and `candidate` must lie inside
+//! `config_dir` (checked here, since `nginx -t -c` reads its file outside any fs grant);
+//! the sandbox refuses any file call outside `config_dir` besides.
 
 use std::time::{Duration, Instant};
 
@@ -57,6 +58,23 @@ struct Settings<'a> {
 
 fn settings(incident: &Incident) -> Result<Settings<'_>, Error> {
     let config = incident.require_param("config")?;
+    let config_dir = incident.require_param("config_dir")?.trim_end_matches('/');
+    // `nginx -t -c CONFIG` reads CONFIG whatever the fs grants say (a configuration can
+    // load modules): it must be the file this run may write, inside `config_dir`.
+    for (name, path) in [
+        ("config", Some(config)),
+        ("candidate", incident.param("candidate")),
+    ] {
+        if let Some(path) = path
+            && !path
+                .strip_prefix(config_dir)
+                .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1)
+        {
+            return Err(Error::invalid_input(format!(
+                "`{name}` (`{path}`) must lie inside `config_dir` (`{config_dir}`)"
+            )));
+        }
+    }
     let candidate = incident.param("candidate");
     if candidate == Some(config) {
         return Err(Error::invalid_input(format!(
@@ -332,9 +350,11 @@ mod tests {
 
     fn incident(params: &[(&str, &str)]) -> Incident {
         let mut all = vec![
+            ("config_dir", "/srv/nginx"),
             ("config", "/srv/nginx/nginx.conf"),
             ("health_url", "http://127.0.0.1:8080/health"),
         ];
+        all.retain(|(name, _)| !params.iter().any(|(given, _)| given == name));
         all.extend_from_slice(params);
         Incident {
             id: "i-1".to_string(),
@@ -371,6 +391,14 @@ mod tests {
                 "{params:?}"
             );
         };
+        check(
+            &[("config", "/etc/nginx/nginx.conf")],
+            "`config` (`/etc/nginx/nginx.conf`) must lie inside `config_dir` (`/srv/nginx`)",
+        );
+        check(
+            &[("candidate", "/srv/nginx-evil/x.conf")],
+            "`candidate` (`/srv/nginx-evil/x.conf`) must lie inside `config_dir` (`/srv/nginx`)",
+        );
         check(
             &[("candidate", "/srv/nginx/nginx.conf")],
             "`candidate` is `config` itself (`/srv/nginx/nginx.conf`): stage the new configuration beside it",
