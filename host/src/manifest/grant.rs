@@ -394,7 +394,7 @@ impl UrlPattern {
     pub fn is_catch_all_path(&self) -> bool {
         self.path
             .as_ref()
-            .is_some_and(|path| path.as_str() == "^/.*$")
+            .is_some_and(|path| path.as_str() == "^/(?s:.*)$")
     }
 }
 
@@ -464,7 +464,9 @@ fn compile_path(path: &str) -> Result<Regex, String> {
     let mut rest = path;
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix("**") {
-            regex.push_str(".*");
+            // Any byte at any depth, newline included, so that `**` accepts everything a
+            // one-segment `*` (`[^/]*`) does and a ceiling's `/**` covers a manifest's `/a/*`.
+            regex.push_str("(?s:.*)");
             rest = after;
         } else if let Some(after) = rest.strip_prefix('*') {
             regex.push_str("[^/]*");

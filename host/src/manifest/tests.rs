@@ -192,6 +192,34 @@ fn ceilings(text: &str) -> Ceilings {
 }
 
 #[test]
+fn a_ceilings_any_depth_path_covers_one_segment_and_any_depth_patterns() {
+    let ceiling = r#"
+[ceilings.medium]
+exec = [{ program = "/usr/bin/supervisorctl", args = ["restart|stop", "[a-z0-9_-]+"] }]
+http = [{ method = "GET", url = "http://127.0.0.1:*/**" }]
+fs = [{ path = "/var/log", access = "read-write" }]
+max_limits = { timeout = "60s", memory = "128MiB" }
+"#;
+    for url in [
+        "http://127.0.0.1:*/api/v2/silence/*",
+        "http://127.0.0.1:*/*",
+        "http://127.0.0.1:*/a/*/b/**",
+    ] {
+        let manifest = parse(&VALID.replace("http://127.0.0.1:*/health", url)).unwrap();
+        check_within_ceiling(&manifest, &ceilings(ceiling))
+            .unwrap_or_else(|error| panic!("{url} should be within /**: {error}"));
+    }
+    // And the other way round: one segment does not cover two.
+    let narrow = ceiling.replace("/**", "/api/*");
+    let manifest =
+        parse(&VALID.replace("http://127.0.0.1:*/health", "http://127.0.0.1:*/api/**")).unwrap();
+    let error = check_within_ceiling(&manifest, &ceilings(&narrow))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("allows the path `/api/"), "{error}");
+}
+
+#[test]
 fn ceilings_bound_each_kind_of_grant() {
     let manifest = parse(VALID).unwrap();
     let full = r#"

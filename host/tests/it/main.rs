@@ -34,6 +34,7 @@ mod rollout_restart;
 mod rotate_logs;
 mod secrets;
 mod signatures;
+mod silence_alert;
 mod stale_lock;
 mod state;
 mod tidy;
