@@ -172,3 +172,110 @@ pub fn write_drop_in(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DEFAULT_CONFIG, parse_config};
+    use crate::manifest::parse_manifest;
+
+    /// A medium remediation asking for one grant of each kind the default ceiling lacks,
+    /// with text that needs TOML escaping (backslashes, quotes).
+    const MANIFEST: &str = r#"
+name = "needs-more"
+version = "1.2.3"
+description = "asks for more than the default medium ceiling"
+risk = "medium"
+component = "needs_more.wasm"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+[[capabilities.exec]]
+program = "/usr/bin/pg_isready"
+args = ["-h", "127\\.0\\.0\\.1", "--label=\"x\""]
+read_only = true
+[[capabilities.http]]
+method = "POST"
+url = "http://127.0.0.1:*/api/v2/silences"
+[[capabilities.fs]]
+path = "/srv/app"
+access = "read-write"
+[capabilities]
+env = ["APP_MODE"]
+[limits]
+timeout = "30s"
+memory = "32MiB"
+"#;
+
+    #[test]
+    fn a_drop_in_adopted_by_the_operator_lets_exactly_that_manifest_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = parse_manifest(MANIFEST, &dir.path().join("remediation.toml")).unwrap();
+        let mut config =
+            parse_config(DEFAULT_CONFIG, Path::new("medic.default.toml"), None).unwrap();
+        assert!(!beyond_ceiling(&manifest, &config.ceilings).is_empty());
+
+        let (text, entries) = drop_in_text(&manifest, &config.ceilings).unwrap();
+        assert_eq!(entries, 4, "{text}");
+        assert!(text.starts_with(GENERATED_MARK), "{text}");
+        assert!(text.contains("[ceilings.medium]"), "{text}");
+        let file = dir.path().join(DROP_IN_FILE);
+        std::fs::write(&file, &text).unwrap();
+        config.add_ceiling_drop_in(&file).unwrap();
+        let left: Vec<String> = beyond_ceiling(&manifest, &config.ceilings)
+            .into_iter()
+            .map(|beyond| beyond.error.to_string())
+            .collect();
+        assert!(
+            left.is_empty(),
+            "still beyond after adoption: {left:?}\n{text}"
+        );
+        // Nothing more than asked: the drop-in lifts no other level's ceiling.
+        assert!(drop_in_text(&manifest, &config.ceilings).is_none());
+        let low = manifest_at("low");
+        assert!(!beyond_ceiling(&low, &config.ceilings).is_empty());
+    }
+
+    #[test]
+    fn write_drop_in_refreshes_its_own_file_removes_a_stale_one_and_keeps_an_authors() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = parse_manifest(MANIFEST, &dir.path().join("remediation.toml")).unwrap();
+        let config = parse_config(DEFAULT_CONFIG, Path::new("medic.default.toml"), None).unwrap();
+        let file = dir.path().join(DROP_IN_FILE);
+        assert_eq!(
+            write_drop_in(dir.path(), &manifest, &config.ceilings).unwrap(),
+            DropIn::Written { entries: 4 }
+        );
+        // A manifest that asks for nothing beyond: the generated file goes.
+        let modest = parse_manifest(
+            &MANIFEST
+                .split("[[capabilities.exec]]")
+                .next()
+                .map(|head| format!("{head}[limits]\ntimeout = \"30s\"\n"))
+                .unwrap(),
+            &dir.path().join("remediation.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            write_drop_in(dir.path(), &modest, &config.ceilings).unwrap(),
+            DropIn::NotNeeded
+        );
+        assert!(!file.exists());
+        // The author's own file is never touched.
+        std::fs::write(&file, "[ceilings.medium]\n").unwrap();
+        assert_eq!(
+            write_drop_in(dir.path(), &manifest, &config.ceilings).unwrap(),
+            DropIn::KeptAuthors
+        );
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "[ceilings.medium]\n"
+        );
+    }
+
+    fn manifest_at(risk: &str) -> Manifest {
+        parse_manifest(
+            &MANIFEST.replace("risk = \"medium\"", &format!("risk = \"{risk}\"")),
+            Path::new("remediation.toml"),
+        )
+        .unwrap()
+    }
+}

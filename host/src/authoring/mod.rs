@@ -140,7 +140,7 @@ pub fn build_remediation(dir: &Path) -> Result<Built, AuthoringError> {
 
 /// Replace `path` with `bytes` whole, keeping its mode (0644 for a new file): write a
 /// sibling temporary file, then rename it over.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     use std::os::unix::fs::PermissionsExt as _;

@@ -77,17 +77,10 @@ const ALLOWED_IMPORTS: &[&str] = &[
 
 /// The files of a new Python remediation.
 pub(crate) fn files(request: &NewRemediation) -> Vec<(String, String)> {
-    let type_name: String = request
-        .name
-        .split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect();
+    let type_name = super::scaffold::type_name(&request.name);
+    let sdk_docs = format!(
+        "The SDK's reference: `python3 -m pydoc vendor/medic_guest` (docstrings on every call).\nBuilding needs componentize-py: `pip install componentize-py=={COMPONENTIZE_PY_VERSION}`.\n"
+    );
     let component = format!("{}.wasm", request.name.replace('-', "_"));
     let mut files = common_files(
         request,
@@ -102,10 +95,7 @@ pub(crate) fn files(request: &NewRemediation) -> Vec<(String, String)> {
                 "test_native",
                 "python3 -m unittest       # the pure logic, natively (host calls raise NotInSandbox)\n",
             ),
-            (
-                "sdk_docs",
-                "The SDK's reference: `python3 -m pydoc vendor/medic_guest` (docstrings on every call).\nBuilding needs componentize-py: `pip install componentize-py==0.25.1`.\n",
-            ),
+            ("sdk_docs", &sdk_docs),
         ],
     );
     let values = [("name", request.name.as_str()), ("type_name", &type_name)];

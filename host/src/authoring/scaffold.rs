@@ -134,21 +134,28 @@ pub fn new_remediation(request: &NewRemediation) -> Result<Created, AuthoringErr
         }
         std::fs::write(&path, text).map_err(|source| AuthoringError::Io { path, source })?;
     }
-    let staged = staging.keep();
     let target = parent.join(name);
-    // `rename` onto an existing directory that is not empty fails; an empty one is
-    // refused above, and a race with one appearing is refused by this check.
-    if std::fs::symlink_metadata(&target).is_ok() {
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(AuthoringError::Project(format!(
+    // Renamed into place only if nothing is there by then, not even an empty directory
+    // (which a plain `rename` would replace); on any failure the staging directory goes.
+    rustix::fs::renameat_with(
+        rustix::fs::CWD,
+        staging.path(),
+        rustix::fs::CWD,
+        &target,
+        rustix::fs::RenameFlags::NOREPLACE,
+    )
+    .map_err(|errno| match errno {
+        rustix::io::Errno::EXIST => AuthoringError::Project(format!(
             "`{}` already exists; medic new never overwrites anything",
             target.display()
-        )));
-    }
-    std::fs::rename(&staged, &target).map_err(|source| AuthoringError::Io {
-        path: target.clone(),
-        source,
+        )),
+        errno => AuthoringError::Io {
+            path: target.clone(),
+            source: errno.into(),
+        },
     })?;
+    // Moved: nothing is left at the staging path to remove.
+    let _ = staging.keep();
     let workspace = match &home {
         Home::Alone => None,
         Home::Medic(root) | Home::Other(root) => {
@@ -228,6 +235,11 @@ fn add_member(root: &Path, member: &Path) -> Result<(), AuthoringError> {
     let workspace = document["workspace"].as_table_like_mut().ok_or_else(|| {
         AuthoringError::Project(format!("`{}` has no [workspace]", manifest.display()))
     })?;
+    // A workspace that lists no members has only its root package (and its path
+    // dependencies); cargo would refuse a crate beneath it that it does not list.
+    if !workspace.contains_key("members") {
+        workspace.insert("members", toml_edit::value(toml_edit::Array::new()));
+    }
     for key in ["members", "default-members"] {
         let Some(list) = workspace.get_mut(key).and_then(|item| item.as_array_mut()) else {
             continue;
@@ -253,6 +265,20 @@ fn add_member(root: &Path, member: &Path) -> Result<(), AuthoringError> {
         }
     }
     write_atomically(&manifest, document.to_string().as_bytes()).map_err(io)
+}
+
+/// A remediation's kebab-case name as the type its code exports: `restart-worker` ->
+/// `RestartWorker`.
+pub(crate) fn type_name(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// `{{key}}` in `template` replaced by each value.
@@ -294,16 +320,7 @@ pub(crate) fn common_files(
 fn rust_files(request: &NewRemediation, home: &Home) -> Vec<(String, String)> {
     let name = &request.name;
     let crate_file = name.replace('-', "_");
-    let type_name: String = name
-        .split('-')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect();
+    let type_name = type_name(name);
     let component = format!("{crate_file}.wasm");
     let mut files = common_files(
         request,
@@ -395,6 +412,26 @@ mod tests {
         let mut vendored: Vec<String> = files.iter().map(|file| file.to_string()).collect();
         vendored.sort();
         assert_eq!(vendored, on_disk, "every SDK source file is vendored");
+        let pinned = format!(
+            "componentize-py=={}",
+            super::super::python::COMPONENTIZE_PY_VERSION
+        );
+        for (file, text) in [
+            ("scripts/setup", include_str!("../../../scripts/setup")),
+            (
+                "docs/authoring.md",
+                include_str!("../../../docs/authoring.md"),
+            ),
+        ] {
+            assert!(text.contains(&pinned), "{file} does not install {pinned}");
+        }
+    }
+
+    #[test]
+    fn type_names_are_the_kebab_name_in_camel_case() {
+        assert_eq!(type_name("restart-worker"), "RestartWorker");
+        assert_eq!(type_name("fix"), "Fix");
+        assert_eq!(type_name("a1-b2"), "A1B2");
     }
 
     #[test]

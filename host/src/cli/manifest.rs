@@ -121,7 +121,8 @@ pub(crate) fn run(
             let signing_key = signature::load_signing_key(&key)?;
             let file = dir.join(signature::SIGNATURE_FILE);
             let signed = signature::sign(&manifest, &signing_key);
-            std::fs::write(&file, signature::render(&signed))
+            // Whole or not at all: a cut signature would refuse a reviewed remediation.
+            medic::authoring::write_atomically(&file, signature::render(&signed).as_bytes())
                 .map_err(|error| anyhow::anyhow!("cannot write `{}`: {error}", file.display()))?;
             out.line(format!(
                 "signed {} {} (manifest sha256 {}, component sha256 {}) with {}: {}",

@@ -41,7 +41,8 @@ use output::Output;
 const AFTER_HELP: &str = "\
 Exit codes (`medic heal -- CMD` exits with the command's final status instead):
   0  success (healed, planned, valid, recovered)
-  1  finished but not healed (verify failed, rolled back, escalated), or the audit chain is broken
+  1  finished but not healed (verify failed, rolled back, escalated), a scenario failed
+     (medic test), or the audit chain is broken
   2  usage, input or internal error (a missing or invalid parameter); nothing was half-applied
   3  approval required and not given; that option did not run
   4  denied: the sandbox refused a host call the remediation needed
@@ -58,7 +59,9 @@ Examples:
   medic manifest explain restart-service
   medic run free-disk-space --incident incident.json --dry-run
   medic recover
-  medic audit verify";
+  medic audit verify
+  medic new remediation my-fix --risk medium --lang rust
+  medic build my-fix && medic test my-fix";
 
 /// Heal failing infrastructure with sandboxed WebAssembly remediations.
 ///
@@ -316,5 +319,88 @@ mod tests {
             cli.command,
             Command::Manifest(manifest::Command::Explain { json: true, .. })
         ));
+    }
+
+    #[test]
+    fn authoring_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "medic",
+            "new",
+            "remediation",
+            "fix",
+            "--risk",
+            "high",
+            "--lang",
+            "python",
+        ])
+        .unwrap();
+        let Command::New(new::Command::Remediation {
+            name,
+            risk,
+            lang,
+            dir,
+            json,
+        }) = cli.command
+        else {
+            panic!("expected new remediation")
+        };
+        assert_eq!(name, "fix");
+        assert!(matches!(risk, new::RiskArg::High));
+        assert!(matches!(lang, new::LangArg::Python));
+        assert_eq!(dir, PathBuf::from("."));
+        assert!(!json);
+        let defaults = Cli::try_parse_from(["medic", "new", "remediation", "fix"]).unwrap();
+        assert!(matches!(
+            defaults.command,
+            Command::New(new::Command::Remediation {
+                risk: new::RiskArg::Low,
+                lang: new::LangArg::Rust,
+                ..
+            })
+        ));
+        assert!(
+            Cli::try_parse_from(["medic", "new", "remediation", "fix", "--lang", "go"]).is_err()
+        );
+
+        let Command::Build(build) = Cli::try_parse_from(["medic", "build"]).unwrap().command else {
+            panic!("expected build")
+        };
+        assert_eq!(build.dir, PathBuf::from("."));
+
+        let cli = Cli::try_parse_from([
+            "medic",
+            "test",
+            "fix",
+            "--scenario",
+            "a.toml",
+            "--scenario",
+            "b.toml",
+            "--json",
+        ])
+        .unwrap();
+        let Command::Test(test) = cli.command else {
+            panic!("expected test")
+        };
+        assert_eq!(test.remediation, "fix");
+        assert_eq!(
+            test.scenario,
+            [PathBuf::from("a.toml"), PathBuf::from("b.toml")]
+        );
+        assert!(test.json && !test.schema);
+        assert!(
+            Cli::try_parse_from(["medic", "test", "fix", "--schema"]).is_err(),
+            "--schema stands alone"
+        );
+
+        let cli = Cli::try_parse_from(["medic", "manifest", "sign", "dir", "--key", "k"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Manifest(manifest::Command::Sign { .. })
+        ));
+        assert!(
+            Cli::try_parse_from(["medic", "manifest", "sign", "dir"]).is_err(),
+            "--key is required"
+        );
+        assert!(Cli::try_parse_from(["medic", "manifest", "keygen", "k"]).is_ok());
     }
 }

@@ -119,6 +119,34 @@ fn a_failing_scenario_says_what_differed_and_exits_1() {
         "{}",
         result.stdout
     );
+
+    // `--scenario FILE` runs that file alone (a file need not live in scenarios/).
+    let only = dir.join("scenarios/nonzero-exit.toml");
+    let result = medic.run(&[
+        "test",
+        &dir.display().to_string(),
+        "--scenario",
+        &only.display().to_string(),
+        "--json",
+    ]);
+    assert_eq!(result.code, 0, "{}\n{}", result.stdout, result.stderr);
+    let report = result.json();
+    assert_eq!(report["passed"], 1, "{report:#}");
+    assert_eq!(report["failed"], 0, "{report:#}");
+    let elsewhere = medic.root().join("elsewhere.toml");
+    std::fs::copy(dir.join("scenarios/unscripted.toml"), &elsewhere).unwrap();
+    let result = medic.run(&[
+        "test",
+        &dir.display().to_string(),
+        "--scenario",
+        &elsewhere.display().to_string(),
+    ]);
+    assert_eq!(result.code, 1, "{}\n{}", result.stdout, result.stderr);
+    assert!(
+        result.stdout.ends_with("0 passed, 1 failed\n"),
+        "{}",
+        result.stdout
+    );
 }
 
 #[test]
@@ -347,6 +375,20 @@ fn medic_new_joins_the_cargo_workspace_it_is_created_in() {
         "{cargo}"
     );
     assert!(!ours.join("remediations/fix-b/vendor").exists());
+
+    // A workspace that lists no members gets a list with the new crate in it, which cargo
+    // needs to build a crate beneath its root.
+    let bare = medic.root().join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    std::fs::write(bare.join("Cargo.toml"), "[workspace]\nresolver = \"3\"\n").unwrap();
+    let created = new(&medic, &bare, &["fix-c"]);
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    let workspace: toml::Table =
+        toml::from_str(&std::fs::read_to_string(bare.join("Cargo.toml")).unwrap()).unwrap();
+    assert_eq!(
+        workspace["workspace"]["members"],
+        toml::Value::Array(vec!["fix-c".into()])
+    );
 }
 
 #[test]

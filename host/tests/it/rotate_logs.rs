@@ -200,3 +200,8 @@ fn rotate_logs_renames_a_log_too_big_to_compress_and_says_its_writer_follows() {
 fn rotate_logs_scenarios_all_pass() {
     assert_scenarios_pass(&medic(), "rotate-logs");
 }
+
+#[test]
+fn rotate_logs_manifest_is_within_the_default_ceiling_and_explains_its_warning() {
+    super::assert_bundled_manifest("rotate-logs", &["fs-read-write"]);
+}

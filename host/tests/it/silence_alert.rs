@@ -520,3 +520,26 @@ fn silence_alert_passes_its_native_tests() {
     assert!(output.status.success(), "{stderr}");
     assert_eq!(stderr.lines().last(), Some("OK"), "{stderr}");
 }
+
+#[test]
+fn silence_alert_vendors_the_sdk_and_contract_in_this_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let vendor = example().join("vendor");
+    let mut pairs = vec![(root.join("wit/medic.wit"), vendor.join("wit/medic.wit"))];
+    for entry in std::fs::read_dir(root.join("python/medic_guest")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|ext| ext == "py") {
+            let copy = vendor.join("medic_guest").join(path.file_name().unwrap());
+            pairs.push((path, copy));
+        }
+    }
+    for (source, copy) in pairs {
+        assert_eq!(
+            std::fs::read_to_string(&copy).unwrap_or_default(),
+            std::fs::read_to_string(&source).unwrap(),
+            "{} differs from {}: copy it again",
+            copy.display(),
+            source.display()
+        );
+    }
+}

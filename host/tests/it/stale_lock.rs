@@ -257,3 +257,8 @@ pub(crate) fn assert_scenarios_pass(medic: &Medic, name: &str) {
     assert_eq!(report["failed"], 0);
     assert_eq!(report["unused_grants"], serde_json::json!([]), "{report:#}");
 }
+
+#[test]
+fn clear_stale_lock_manifest_is_within_the_default_ceiling_and_explains_its_warning() {
+    super::assert_bundled_manifest("clear-stale-lock", &["fs-read-write"]);
+}
