@@ -149,6 +149,61 @@ fn the_authoring_guide_works_as_written() {
     if skipped_python > 0 {
         eprintln!("SKIPPED {skipped_python} Python blocks: componentize-py is not installed");
     }
+
+    // Reproducible: the same sources and Cargo.lock, built in another folder (so another
+    // absolute path, remapped away), give the very bytes the manifest pins.
+    let built = start.join("restart-worker");
+    let copy = medic.private_dir().join("elsewhere/restart-worker");
+    copy_tree(&built, &copy);
+    assert!(
+        copy.join("Cargo.lock").is_file(),
+        "the first build writes Cargo.lock"
+    );
+    let rebuild = Command::new(&binary)
+        .arg("build")
+        .current_dir(&copy)
+        .env("PATH", &path)
+        .env("HOME", &home)
+        .env("CARGO_HOME", &cargo_home)
+        .env("RUSTUP_HOME", &rustup_home)
+        .env_remove("XDG_DATA_HOME")
+        .env("MEDIC_SYSTEM_CONFIG", "")
+        .output()
+        .unwrap();
+    assert!(
+        rebuild.status.success(),
+        "rebuilding a copy: {}",
+        String::from_utf8_lossy(&rebuild.stderr)
+    );
+    let pinned = |dir: &Path| {
+        let manifest: toml::Table =
+            toml::from_str(&std::fs::read_to_string(dir.join("remediation.toml")).unwrap())
+                .unwrap();
+        manifest["sha256"].as_str().unwrap().to_string()
+    };
+    assert_eq!(
+        pinned(&copy),
+        pinned(&built),
+        "a copy of the guide's remediation built elsewhere gives other bytes"
+    );
+}
+
+/// Copy `from` to `to`, leaving out build output (`target/`).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == "target" {
+            continue;
+        }
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &to.join(&name));
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), to.join(&name)).unwrap();
+        }
+    }
 }
 
 /// What the guide says a command prints, checked where it matters.
