@@ -206,6 +206,9 @@ async fn read_source(handle: &str, source: &SecretSource) -> Result<String, Secr
     Ok(text.trim_end_matches(['\n', '\r']).to_string())
 }
 
+/// How a secret's label begins: `[secret:NAME]`.
+pub const SECRET_LABEL: &str = "[secret:";
+
 /// Cuts known values out of whatever medic writes: each secret becomes `[secret:NAME]`,
 /// each declared env value `[redacted:NAME]`, longest first.
 #[derive(Default, Clone)]
@@ -226,7 +229,7 @@ impl Redactor {
     pub fn new<'a>(secrets: &Secrets, env: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut needles: Vec<(String, String)> = secrets
             .iter()
-            .map(|(handle, value)| (value.to_string(), format!("[secret:{handle}]")))
+            .map(|(handle, value)| (value.to_string(), format!("{SECRET_LABEL}{handle}]")))
             .chain(
                 env.into_iter()
                     .filter(|(_, value)| value.len() >= MIN_REDACTED_BYTES)
@@ -287,6 +290,16 @@ impl Redactor {
         Cow::Owned(out)
     }
 
+    /// The label (`[secret:NAME]`) of a secret whose value `bytes` hold, if any. Declared
+    /// env values are not counted: the guest may read those itself.
+    pub fn secret_in(&self, bytes: &[u8]) -> Option<&str> {
+        self.needles
+            .iter()
+            .filter(|(_, label)| label.starts_with(SECRET_LABEL))
+            .find(|(value, _)| memchr::memmem::find(bytes, value.as_bytes()).is_some())
+            .map(|(_, label)| label.as_str())
+    }
+
     /// `bytes` with every known value cut out.
     pub fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
         let mut current: Cow<'a, [u8]> = Cow::Borrowed(bytes);
@@ -329,6 +342,20 @@ mod tests {
         );
         assert!(matches!(redactor.redact("nothing"), Cow::Borrowed(_)));
         assert_eq!(format!("{secrets:?}"), "{\"db\"}");
+    }
+
+    #[test]
+    fn secret_in_names_a_secret_but_not_a_declared_env_value() {
+        let secrets = Secrets {
+            values: BTreeMap::from([("db".to_string(), "hunter2-hunter2".to_string())]),
+        };
+        let redactor = Redactor::new(&secrets, [("MODE", "production-blue")]);
+        assert_eq!(
+            redactor.secret_in(b"password=hunter2-hunter2\n"),
+            Some("[secret:db]")
+        );
+        assert_eq!(redactor.secret_in(b"mode=production-blue"), None);
+        assert_eq!(redactor.secret_in(b"nothing here"), None);
     }
 
     #[test]

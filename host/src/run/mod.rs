@@ -330,7 +330,7 @@ async fn scope_for(request: &RunRequest<'_>) -> Result<Scope, SecretError> {
     );
     if matches!(request.world, World::Real) {
         for (handle, value) in secrets::known_values(request.secrets).await {
-            redactor = redactor.also(value, format!("[secret:{handle}]"));
+            redactor = redactor.also(value, format!("{}{handle}]", crate::secrets::SECRET_LABEL));
         }
     }
     // A header a server echoes back carries the secret encoded: cut that form too.
@@ -343,7 +343,10 @@ async fn scope_for(request: &RunRequest<'_>) -> Result<Scope, SecretError> {
         if let Some(value) = secrets.get(&auth.secret) {
             let (_, header) = auth.header(value);
             let encoded = header.strip_prefix("Basic ").unwrap_or(&header).to_string();
-            redactor = redactor.also(encoded, format!("[secret:{}]", auth.secret));
+            redactor = redactor.also(
+                encoded,
+                format!("{}{}]", crate::secrets::SECRET_LABEL, auth.secret),
+            );
         }
     }
     Ok(Scope {

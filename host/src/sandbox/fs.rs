@@ -510,10 +510,20 @@ impl Host for HostState {
                     target.shown
                 )));
             }
+            // A secret never reaches a guest, and a copy with it cut out would not be the
+            // file: a remediation that saves it for rollback would write back a broken
+            // one. So a file holding a secret's value is refused whole. Declared env
+            // values pass: the guest may read those itself.
+            if let Some(label) = state.grants.scope.redactor.secret_in(&data) {
+                return Err(Refusal::Denied(Denial::new(
+                    DenialKind::HoldsSecret,
+                    format!(
+                        "`{}` holds the value of {label}; no secret reaches a remediation, and a copy without it would not be the file",
+                        target.shown
+                    ),
+                )));
+            }
             let summary = format!("read {} bytes", data.len());
-            // A file that holds a secret (or a declared env value) reaches the guest
-            // with it cut out, like every other byte medic hands it.
-            let data = state.grants.scope.redactor.redact_bytes(&data).into_owned();
             Ok((data, summary))
         })
     }

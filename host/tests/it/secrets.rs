@@ -254,3 +254,66 @@ fn a_run_whose_secret_cannot_be_had_runs_nothing() {
     assert!(result.stderr.contains("secret"), "{}", result.stderr);
     assert!(result.stderr.contains("ceiling"), "{}", result.stderr);
 }
+
+#[test]
+fn a_file_holding_a_secret_is_refused_whole_not_handed_over_cut() {
+    let mut medic = medic();
+    let private = medic.private_dir();
+    std::fs::create_dir_all(&private).unwrap();
+    let secret_file = private.join("db-password");
+    std::fs::write(&secret_file, format!("{DB_PASSWORD}\n")).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    medic.config_extra(&format!(
+        "[secrets.db]\nfile = {:?}\n",
+        secret_file.display().to_string()
+    ));
+    // An application's configuration, in a root the remediation may read, that happens to
+    // hold the database password the operator mapped to a handle. The remediation uses no
+    // secret: every configured one counts.
+    let app = medic.root().join("app");
+    std::fs::create_dir_all(&app).unwrap();
+    let config = app.join("app.conf");
+    let original = format!("listen 8080\ndb_password {DB_PASSWORD}\n");
+    std::fs::write(&config, &original).unwrap();
+    std::fs::write(app.join("plain.conf"), "listen 8080\n").unwrap();
+    let dir = medic.install(
+        &Remediation::new("fs-escape")
+            .risk("medium")
+            .fs(&app, "read"),
+    );
+
+    let read = |name: &str| {
+        let incident = medic.incident(
+            &format!("read-{name}"),
+            &[
+                ("op", "read"),
+                ("path", &app.join(name).display().to_string()),
+            ],
+        );
+        medic.run_remediation(&dir, &incident)
+    };
+    let result = read("app.conf");
+    let report = super::assert_denied(&result, "fs", "holds_secret");
+    let shown = serde_json::to_string(&report).unwrap();
+    assert!(shown.contains("[secret:db]"), "{shown}");
+    super::assert_denial_audited(&medic, "fs", "app.conf", "holds_secret");
+    // Nothing of it went anywhere: not the value, not the file with the value cut out.
+    let audit = serde_json::to_string(&medic.audit()).unwrap();
+    for written in [&result.stdout, &result.stderr, &audit] {
+        assert!(!written.contains(DB_PASSWORD));
+        assert!(!written.contains("db_password"), "{written}");
+    }
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), original);
+    // The host is fine: a file without the value reads as ever.
+    let report = assert_healed(&read("plain.conf"));
+    assert!(
+        call(&report, "apply")["detail"]
+            .as_str()
+            .unwrap()
+            .contains("read: listen 8080"),
+        "{report:#}"
+    );
+}

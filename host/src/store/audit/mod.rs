@@ -56,6 +56,8 @@ pub enum DenialKind {
     ForeignDirectory,
     /// The grant's (or the ceiling's) rate limit is used up for this window.
     RateLimited,
+    /// A file read would hand the guest a secret's value.
+    HoldsSecret,
 }
 
 impl DenialKind {
@@ -77,6 +79,7 @@ impl DenialKind {
             DenialKind::CrossesMount => "crosses_mount",
             DenialKind::ForeignDirectory => "foreign_directory",
             DenialKind::RateLimited => "rate_limited",
+            DenialKind::HoldsSecret => "holds_secret",
         }
     }
 }
