@@ -4,13 +4,22 @@
 //! ceiling), then `ceilings.d/*.toml` drop-ins beside the top file adding grants to a
 //! level's ceiling, then command-line overrides. Every file medic reads for it must belong
 //! to root or medic's user and be writable by nobody else. The only reader of environment
-//! variables.
+//! variables (`host_env.rs`).
 //!
 //! Owns: where medic keeps its data, the risk ceilings, the operator's pins, the secrets'
 //! sources, and where each value came from (`medic config show`). Does not own:
 //! remediation manifests (`manifest/`).
+//!
+//! `mod.rs` reads and overlays the files; each section's checks live in their own file:
+//! `ceilings.rs` (levels, drop-ins, medic's state), `secrets.rs`, `signatures.rs`,
+//! `diagnosis.rs`; `raw.rs` is the TOML shape.
 
+mod ceilings;
+mod diagnosis;
+mod host_env;
 mod raw;
+mod secrets;
+mod signatures;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,12 +28,18 @@ use serde::Serialize;
 use thiserror::Error;
 
 use crate::diagnosis::DEFAULT_LLM_THRESHOLD;
-use crate::diagnosis::llm::{DEFAULT_TIMEOUT as LLM_TIMEOUT, LlmConfig};
-use crate::manifest::grant::{self, SourceText};
-use crate::manifest::limits::{self, Limits};
-use crate::manifest::schema_for_config::RawCapabilities;
 use crate::manifest::{Ceiling, Ceilings, ManifestError, Origin};
+use ceilings::{add_drop_in, check_drop_in_dir, parse_ceiling, parse_drop_in};
+use diagnosis::parse_diagnosis;
+use host_env::system_config_path;
 use raw::{RawConfig, RawDropIn};
+use secrets::{check_secret_reach, parse_secret};
+use signatures::parse_signatures;
+
+pub use diagnosis::DiagnosisConfig;
+pub use host_env::{CiEnvironment, cargo_home, ci_environment, host_env, log_filter};
+pub use secrets::SecretSource;
+pub use signatures::Signatures;
 
 /// The configuration compiled into the binary.
 pub const DEFAULT_CONFIG: &str = include_str!("../../medic.default.toml");
@@ -74,16 +89,6 @@ pub struct Config {
     pub provenance: Vec<Provenance>,
 }
 
-/// `[signatures]`: an operator can require that only remediations a trusted reviewer
-/// signed (`medic manifest sign`) run; bundled ones are part of medic and need none.
-#[derive(Debug, Clone, Default)]
-pub struct Signatures {
-    /// Refuse a remediation from a directory without a signature by a trusted key.
-    pub require: bool,
-    /// Reviewers' public keys, by the name the operator gave each.
-    pub trusted: BTreeMap<String, ed25519_dalek::VerifyingKey>,
-}
-
 /// Where a section of the effective configuration came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Provenance {
@@ -91,30 +96,6 @@ pub struct Provenance {
     pub section: String,
     /// The file, or [`EMBEDDED_NAME`], or `--data-dir`.
     pub source: String,
-}
-
-/// Where the host reads a secret. The value never enters a guest and is redacted from
-/// everything medic writes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SecretSource {
-    /// An environment variable of medic's.
-    Env(String),
-    /// A file only the operator can read (owner root or medic's user, mode 0600 or 0400).
-    File(PathBuf),
-    /// A program (absolute path, no shell) whose standard output, trimmed, is the secret.
-    Command(Vec<String>),
-}
-
-/// `[diagnosis]`.
-#[derive(Debug, Clone)]
-pub struct DiagnosisConfig {
-    /// Extra pattern files (`*.toml`), added to the built-in library.
-    pub patterns_dir: Option<PathBuf>,
-    /// Below this confidence a diagnosis is low and the advisor is asked.
-    pub llm_threshold: f64,
-    /// The advisor, when configured.
-    pub llm: Option<LlmConfig>,
 }
 
 /// Why the configuration could not be loaded.
@@ -213,50 +194,6 @@ fn read_config_file(path: &Path) -> Result<String, ConfigError> {
         path: path.to_path_buf(),
         reason: "not valid UTF-8".to_string(),
     })
-}
-
-/// Refuse a drop-in directory someone else could change: whoever can add, remove or swap
-/// its files changes the ceilings (and their rate limits) as surely as the file above it.
-fn check_drop_in_dir(dir: &Path) -> Result<(), ConfigError> {
-    use std::os::unix::fs::MetadataExt;
-    let unsafe_dir = |reason: String| ConfigError::Unsafe {
-        path: dir.to_path_buf(),
-        reason,
-    };
-    let metadata = std::fs::symlink_metadata(dir).map_err(|error| ConfigError::Read {
-        path: dir.to_path_buf(),
-        reason: error.to_string(),
-    })?;
-    if !metadata.file_type().is_dir() {
-        return Err(unsafe_dir("it is a symlink, not a directory".to_string()));
-    }
-    let me = nix::unistd::geteuid().as_raw();
-    if metadata.uid() != 0 && metadata.uid() != me {
-        return Err(unsafe_dir(format!(
-            "it belongs to uid {}, neither root nor this user",
-            metadata.uid()
-        )));
-    }
-    if metadata.mode() & 0o022 != 0 {
-        return Err(unsafe_dir(format!(
-            "it is writable by group or others (mode {:o})",
-            metadata.mode() & 0o7777
-        )));
-    }
-    Ok(())
-}
-
-/// The system configuration file, unless [`SYSTEM_CONFIG_ENV`] names another (or none).
-fn system_config_path() -> Option<PathBuf> {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "config.rs is the one reader of the environment"
-    )]
-    match std::env::var_os(SYSTEM_CONFIG_ENV) {
-        Some(value) if value.is_empty() => None,
-        Some(value) => Some(PathBuf::from(value)),
-        None => Some(PathBuf::from(SYSTEM_CONFIG)),
-    }
 }
 
 /// Load the configuration: the embedded default, overlaid by the system file (when it
@@ -549,203 +486,6 @@ fn build(
     })
 }
 
-fn parse_signatures(raw: &raw::RawSignatures, source: &Path) -> Result<Signatures, ConfigError> {
-    let mut trusted = BTreeMap::new();
-    for (name, key) in &raw.trusted {
-        let key = crate::manifest::signature::parse_public_key(key).map_err(|message| {
-            invalid(
-                source,
-                &format!("signatures.trusted.{name}"),
-                format!("the key {message}"),
-            )
-        })?;
-        trusted.insert(name.clone(), key);
-    }
-    let require = raw.require.unwrap_or(false);
-    if require && trusted.is_empty() {
-        return Err(invalid(
-            source,
-            "signatures.require",
-            "requires signatures but trusts no key: add `trusted = { NAME = \"ed25519:...\" }` (`medic manifest keygen` prints one)".to_string(),
-        ));
-    }
-    Ok(Signatures { require, trusted })
-}
-
-/// Add what drop-in `raw` (read from `file`) grants `level` to `ceiling`; false when it
-/// grants that level nothing.
-fn add_drop_in(
-    ceiling: &mut Ceiling,
-    level: &str,
-    (file, text, raw): (&Path, &str, &RawDropIn),
-) -> Result<bool, ConfigError> {
-    let grants = match level {
-        "low" => raw.ceilings.low.as_ref(),
-        "medium" => raw.ceilings.medium.as_ref(),
-        _ => raw.ceilings.high.as_ref(),
-    };
-    let Some(grants) = grants else {
-        return Ok(false);
-    };
-    let src = SourceText { file, text };
-    let capabilities = RawCapabilities {
-        exec: grants.exec.clone(),
-        http: grants.http.clone(),
-        fs: grants.fs.clone(),
-        env: grants.env.clone(),
-    };
-    let added = grant::parse_grants(&capabilities, &src, &format!("ceilings.{level}."), true)?;
-    ceiling.grants.exec.extend(added.exec);
-    ceiling.grants.http.extend(added.http);
-    ceiling.grants.fs.extend(added.fs);
-    ceiling.grants.env.extend(added.env);
-    ceiling.secrets.extend(grants.secrets.iter().cloned());
-    Ok(true)
-}
-
-/// Parse drop-in `text` read from `file` (the `ceilings.d/*.toml` shape).
-fn parse_drop_in(text: &str, file: &Path) -> Result<RawDropIn, ConfigError> {
-    toml::from_str(text).map_err(|error| ConfigError::Syntax {
-        path: file.to_path_buf(),
-        message: crate::text::toml_error(text, &error),
-    })
-}
-
-impl Config {
-    /// Add the grants of one more ceiling drop-in, `file`, as if it lay in `ceilings.d/`
-    /// beside the top configuration file: `medic test` applies the drop-in a remediation
-    /// ships for its operator to review, since that is the ceiling it will run under.
-    pub fn add_ceiling_drop_in(&mut self, file: &Path) -> Result<(), ConfigError> {
-        let text = read_config_file(file)?;
-        let raw = parse_drop_in(&text, file)?;
-        for (level, ceiling) in [
-            ("low", &mut self.ceilings.low),
-            ("medium", &mut self.ceilings.medium),
-            ("high", &mut self.ceilings.high),
-        ] {
-            if add_drop_in(ceiling, level, (file, &text, &raw))? {
-                self.provenance.push(Provenance {
-                    section: format!("ceilings.{level} (added)"),
-                    source: shown(file),
-                });
-            }
-        }
-        check_secret_reach(&self.ceilings, &self.secrets)
-    }
-}
-
-/// Refuse a ceiling that lets a remediation reach a secret's source by a plain grant: an fs
-/// root holding a secret's file, an exec argument pattern that accepts its path, an env
-/// name (or prefix) that is a secret's variable. A secret reaches a remediation only
-/// through the host, by handle.
-fn check_secret_reach(
-    ceilings: &Ceilings,
-    secrets: &BTreeMap<String, SecretSource>,
-) -> Result<(), ConfigError> {
-    let reaches = |origin: &Origin, message: String| {
-        Err(ConfigError::Invalid(ManifestError::Unsafe {
-            origin: origin.clone(),
-            message,
-        }))
-    };
-    for (level, ceiling) in [
-        ("low", &ceilings.low),
-        ("medium", &ceilings.medium),
-        ("high", &ceilings.high),
-    ] {
-        for (name, source) in secrets {
-            match source {
-                SecretSource::File(path) => {
-                    // As written and as resolved: a symlink may lead into a root.
-                    let resolved = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-                    if let Some(grant) = ceiling.grants.fs.iter().find(|grant| {
-                        path.starts_with(&grant.path) || resolved.starts_with(&grant.path)
-                    }) {
-                        return reaches(
-                            &grant.origin,
-                            format!(
-                                "the `{level}` ceiling's `{}` holds `{}`, the file of secret `{name}`: a remediation could read it without naming it; keep secret files outside every ceiling root",
-                                grant.path.display(),
-                                path.display()
-                            ),
-                        );
-                    }
-                    let text = path.to_string_lossy();
-                    if let Some(grant) = ceiling
-                        .grants
-                        .exec
-                        .iter()
-                        .find(|grant| grant.args.iter().any(|arg| arg.matches(&text)))
-                    {
-                        return reaches(
-                            &grant.origin,
-                            format!(
-                                "the `{level}` ceiling's `{}` accepts `{}`, the file of secret `{name}`, as an argument; narrow the pattern",
-                                grant.describe(),
-                                path.display()
-                            ),
-                        );
-                    }
-                }
-                SecretSource::Env(variable) => {
-                    if let Some(grant) = ceiling
-                        .grants
-                        .env
-                        .iter()
-                        .find(|grant| grant.matches(variable))
-                    {
-                        let origin = Origin {
-                            file: PathBuf::from("<configuration>"),
-                            field: format!("ceilings.{level}.env"),
-                            line: None,
-                        };
-                        return reaches(
-                            &origin,
-                            format!(
-                                "the `{level}` ceiling's env `{}` lets a remediation read `{variable}`, the variable of secret `{name}`; a secret reaches a remediation only by handle",
-                                grant.describe()
-                            ),
-                        );
-                    }
-                }
-                SecretSource::Command(_) => {}
-            }
-        }
-    }
-    Ok(())
-}
-
-fn parse_ceiling(
-    raw: &raw::RawCeiling,
-    level: &str,
-    layer: &Layer,
-) -> Result<Ceiling, ConfigError> {
-    let src = SourceText {
-        file: &layer.source,
-        text: &layer.text,
-    };
-    let prefix = format!("ceilings.{level}.");
-    let capabilities = RawCapabilities {
-        exec: raw.exec.clone(),
-        http: raw.http.clone(),
-        fs: raw.fs.clone(),
-        env: raw.env.clone(),
-    };
-    let grants = grant::parse_grants(&capabilities, &src, &prefix, true)?;
-    let max_limits = limits::parse_limits(
-        &raw.max_limits,
-        &src,
-        &format!("{prefix}max_limits."),
-        Limits::default(),
-    )?;
-    Ok(Ceiling {
-        grants,
-        max_limits,
-        source: layer.source.clone(),
-        secrets: raw.secrets.clone(),
-    })
-}
-
 fn invalid(source: &Path, field: &str, message: String) -> ConfigError {
     ManifestError::Invalid {
         origin: Origin {
@@ -756,202 +496,4 @@ fn invalid(source: &Path, field: &str, message: String) -> ConfigError {
         message,
     }
     .into()
-}
-
-fn parse_diagnosis(raw: &raw::RawDiagnosis, source: &Path) -> Result<DiagnosisConfig, ConfigError> {
-    let llm_threshold = raw.llm_threshold.unwrap_or(DEFAULT_LLM_THRESHOLD);
-    if !(0.0..=1.0).contains(&llm_threshold) {
-        return Err(invalid(
-            source,
-            "diagnosis.llm_threshold",
-            format!("must be between 0 and 1, got {llm_threshold}"),
-        ));
-    }
-    let llm = match &raw.llm {
-        None => None,
-        Some(llm) => {
-            let parsed = url::Url::parse(&llm.endpoint).map_err(|error| {
-                invalid(
-                    source,
-                    "diagnosis.llm.endpoint",
-                    format!("`{}` is not a URL: {error}", llm.endpoint),
-                )
-            })?;
-            if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(invalid(
-                    source,
-                    "diagnosis.llm.endpoint",
-                    format!("`{}` must be http or https", llm.endpoint),
-                ));
-            }
-            let timeout = match &llm.timeout {
-                Some(text) => humantime::parse_duration(text).map_err(|error| {
-                    invalid(
-                        source,
-                        "diagnosis.llm.timeout",
-                        format!("`{text}` is not a duration: {error}"),
-                    )
-                })?,
-                None => LLM_TIMEOUT,
-            };
-            if let Some(proxy) = &llm.proxy {
-                url::Url::parse(proxy).map_err(|error| {
-                    invalid(
-                        source,
-                        "diagnosis.llm.proxy",
-                        format!("`{proxy}` is not a URL: {error}"),
-                    )
-                })?;
-            }
-            Some(LlmConfig {
-                endpoint: llm.endpoint.clone(),
-                model: llm.model.clone(),
-                api_key_env: llm.api_key_env.clone(),
-                timeout,
-                proxy: llm.proxy.clone(),
-                follow_redirects: llm.follow_redirects.unwrap_or(false),
-            })
-        }
-    };
-    Ok(DiagnosisConfig {
-        patterns_dir: raw.patterns_dir.clone(),
-        llm_threshold,
-        llm,
-    })
-}
-
-fn parse_secret(
-    name: &str,
-    raw: &raw::RawSecret,
-    source: &Path,
-) -> Result<SecretSource, ConfigError> {
-    let field = format!("secrets.{name}");
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(invalid(
-            source,
-            &field,
-            "a secret's name is letters, digits, `_` and `-`".to_string(),
-        ));
-    }
-    match (&raw.env, &raw.file, &raw.command) {
-        (Some(env), None, None) => Ok(SecretSource::Env(env.clone())),
-        (None, Some(file), None)
-            if file.is_absolute()
-                && file.components().all(|part| {
-                    matches!(
-                        part,
-                        std::path::Component::RootDir | std::path::Component::Normal(_)
-                    )
-                }) =>
-        {
-            Ok(SecretSource::File(file.clone()))
-        }
-        (None, None, Some(command))
-            if command
-                .first()
-                .is_some_and(|program| program.starts_with('/')) =>
-        {
-            Ok(SecretSource::Command(command.clone()))
-        }
-        (None, Some(file), None) => Err(invalid(
-            source,
-            &field,
-            format!(
-                "`file` must be an absolute path without `.` or `..`, got `{}`",
-                file.display()
-            ),
-        )),
-        (None, None, Some(_)) => Err(invalid(
-            source,
-            &field,
-            "`command` must start with an absolute program path (no shell)".to_string(),
-        )),
-        _ => Err(invalid(
-            source,
-            &field,
-            "set exactly one of `env`, `file` or `command`".to_string(),
-        )),
-    }
-}
-
-impl Config {
-    /// Refuse a ceiling whose fs root is, contains or lies inside medic's own state (the
-    /// data directory, the configuration file): no remediation may ever be granted it.
-    pub fn check_state_reach(
-        &self,
-        protected: &crate::store::data_dir::Protected,
-    ) -> Result<(), ConfigError> {
-        for (level, ceiling) in [
-            ("low", &self.ceilings.low),
-            ("medium", &self.ceilings.medium),
-            ("high", &self.ceilings.high),
-        ] {
-            for grant in &ceiling.grants.fs {
-                if let Some((relation, state)) = protected.relation_of_path(&grant.path) {
-                    return Err(ConfigError::Invalid(ManifestError::Unsafe {
-                        origin: grant.origin.clone(),
-                        message: format!(
-                            "the `{level}` ceiling's `{}` {} medic's own state `{}`: a remediation granted it could rewrite medic's audit log, checkpoints or compiled code; keep the data directory (`--data-dir`, `data_dir`) outside every ceiling root, or narrow the root",
-                            grant.path.display(),
-                            relation.as_str(),
-                            state.display()
-                        ),
-                    }));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The value of environment variable `name` on this host, for a remediation's declared env.
-pub fn host_env(name: &str) -> Option<String> {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "config.rs is the one reader of the environment"
-    )]
-    std::env::var(name).ok()
-}
-
-/// Cargo's home, for `medic build`'s path remapping: `CARGO_HOME`, else `~/.cargo`.
-pub fn cargo_home() -> Option<PathBuf> {
-    host_env("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| dirs::home_dir().map(|home| home.join(".cargo")))
-}
-
-/// The tracing filter from [`LOG_ENV`], if set.
-pub fn log_filter() -> Option<String> {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "config.rs is the one reader of the environment"
-    )]
-    std::env::var(LOG_ENV).ok()
-}
-
-/// The CI system medic runs under, from its environment variables.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CiEnvironment {
-    /// `GITHUB_ACTIONS=true`.
-    pub github_actions: bool,
-    /// `GITHUB_STEP_SUMMARY`: the file a step appends its Markdown summary to.
-    pub github_step_summary: Option<PathBuf>,
-    /// `GITLAB_CI=true`.
-    pub gitlab_ci: bool,
-}
-
-/// Which CI system, if any, runs medic now.
-pub fn ci_environment() -> CiEnvironment {
-    let set = |name: &str| host_env(name).is_some_and(|value| value == "true");
-    CiEnvironment {
-        github_actions: set("GITHUB_ACTIONS"),
-        github_step_summary: host_env("GITHUB_STEP_SUMMARY")
-            .filter(|path| !path.is_empty())
-            .map(PathBuf::from),
-        gitlab_ci: set("GITLAB_CI"),
-    }
 }

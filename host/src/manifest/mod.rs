@@ -18,7 +18,7 @@ mod schema;
 pub mod secret_use;
 pub mod signature;
 
-/// The capability shapes `config.rs` reuses for ceilings.
+/// The capability shapes `config/` reuses for ceilings.
 pub(crate) mod schema_for_config {
     pub(crate) use super::schema::{RawCapabilities, RawExec, RawFs, RawHttp, RawLimits};
 }
