@@ -113,12 +113,14 @@ pub fn build_remediation(dir: &Path) -> Result<Built, AuthoringError> {
     };
     let sha256 = manifest::sha256_hex(&wasm);
     let component = dir.join(&manifest.component);
+    // The new manifest text is made before anything is written, so a manifest the pin
+    // cannot be written into leaves both files as they were.
+    let pinned = pin::set_sha256(&text, &sha256).map_err(|message| {
+        AuthoringError::Project(format!("`{}`: {message}", manifest_path.display()))
+    })?;
     write_atomically(&component, &wasm).map_err(|source| AuthoringError::Io {
         path: component.clone(),
         source,
-    })?;
-    let pinned = pin::set_sha256(&text, &sha256).map_err(|message| {
-        AuthoringError::Project(format!("`{}`: {message}", manifest_path.display()))
     })?;
     if pinned != text {
         write_atomically(&manifest_path, pinned.as_bytes()).map_err(|source| {

@@ -112,10 +112,23 @@ pub(crate) fn files(request: &NewRemediation) -> Vec<(String, String)> {
 
 /// Build `dir/app.py` with componentize-py and compose the deny component into it.
 pub(crate) fn build_python(dir: &Path) -> Result<Vec<u8>, AuthoringError> {
+    // componentize-py runs in `dir`, so every path handed to it is absolute.
+    let dir = &std::fs::canonicalize(dir).map_err(|source| AuthoringError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     let tool = "componentize-py";
-    if tool_output(tool, &["--version"], dir).is_none() {
+    let Some(version) = tool_output(tool, &["--version"], dir) else {
         return Err(AuthoringError::Toolchain(format!(
             "componentize-py is not installed (or not on PATH): `pip install componentize-py=={COMPONENTIZE_PY_VERSION}`"
+        )));
+    };
+    // Another version may generate other bindings for the same WIT, or other imports:
+    // build only with the one the SDK and the deny component are made for.
+    let version = version.trim();
+    if version.rsplit(' ').next() != Some(COMPONENTIZE_PY_VERSION) {
+        return Err(AuthoringError::Toolchain(format!(
+            "`componentize-py --version` says `{version}`; medic builds with componentize-py {COMPONENTIZE_PY_VERSION}: `pip install componentize-py=={COMPONENTIZE_PY_VERSION}`"
         )));
     }
     let wit = dir.join("vendor").join("wit");

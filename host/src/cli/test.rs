@@ -12,8 +12,9 @@ use medic::authoring::drop_in::DROP_IN_FILE as CEILING_DROP_IN;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The remediation: a directory holding remediation.toml (default `.`), or a bundled
-    /// remediation's name (its own scenarios are built into medic).
+    /// The remediation: a directory holding remediation.toml (default `.`; a folder here
+    /// may be named bare, `my-fix`), or a bundled remediation's name (its own scenarios
+    /// are built into medic).
     #[arg(default_value = ".")]
     pub(crate) remediation: String,
     /// Run this scenario file instead of every `scenarios/*.toml` (repeatable).
@@ -40,7 +41,19 @@ pub(crate) fn run(
         return Ok(Exit::Success);
     }
     let mut config = medic::config::load_config(config_path.as_deref(), data_dir)?;
-    let target = args.remediation.as_str();
+    // A folder of the current directory named bare (`medic test my-fix`, as `medic build
+    // my-fix`) is that folder: a test runs nothing on this host, so unlike `medic run` a
+    // folder may be named without `./`. Any other bare name is a bundled remediation.
+    let target = if !medic::catalog::is_path(&args.remediation)
+        && Path::new(&args.remediation)
+            .join(medic::manifest::MANIFEST_FILE)
+            .is_file()
+    {
+        format!("./{}", args.remediation)
+    } else {
+        args.remediation.clone()
+    };
+    let target = target.as_str();
     let dir = medic::catalog::is_path(target).then(|| {
         let path = PathBuf::from(target);
         if path.is_file() {

@@ -418,3 +418,67 @@ fn medic_build_says_what_a_folder_lacks() {
         result.stderr
     );
 }
+
+/// What `medic new` writes, untouched, builds and passes its own scenarios and native
+/// tests, in each language; named bare from the folder above it, as the README says.
+#[test]
+fn the_skeleton_medic_new_writes_builds_and_passes_as_it_is() {
+    let medic = medic();
+    let parent = medic.root().join("fresh");
+    std::fs::create_dir_all(&parent).unwrap();
+    let tools = medic_tests::componentize_py_dir();
+    if tools.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "componentize-py is missing in CI: scripts/setup installs it"
+        );
+        eprintln!("SKIPPED the Python skeleton: componentize-py is not installed");
+    }
+    let path = tools.as_deref().map(medic_tests::path_with);
+    let mut languages = vec![("fresh-rs", "rust")];
+    if path.is_some() {
+        languages.push(("fresh-py", "python"));
+    }
+    for (name, lang) in languages {
+        let created = new(&medic, &parent, &[name, "--lang", lang, "--risk", "medium"]);
+        assert_eq!(created.code, 0, "{lang}: {}", created.stderr);
+        let dir = parent.join(name);
+        let mut build = medic.command(&["build", name]);
+        build.current_dir(&parent);
+        if let Some(path) = &path {
+            build.env("PATH", path);
+        }
+        let built = build.output().unwrap();
+        assert!(
+            built.status.success(),
+            "{lang}: medic build {name}: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+        let tested = medic.run_in(&parent, &["test", name]);
+        assert_eq!(
+            tested.code, 0,
+            "{lang}: {}\n{}",
+            tested.stdout, tested.stderr
+        );
+        assert!(
+            tested.stdout.ends_with("3 passed, 0 failed\n"),
+            "{lang}: {}",
+            tested.stdout
+        );
+        let check = medic.run(&["manifest", "check", &dir.display().to_string()]);
+        assert_eq!(check.code, 0, "{lang}: {}{}", check.stdout, check.stderr);
+    }
+    // The Python skeleton's native tests run on the system's python3, no sandbox.
+    if path.is_some() {
+        let native = std::process::Command::new("/usr/bin/python3")
+            .args(["-m", "unittest", "-q"])
+            .current_dir(parent.join("fresh-py"))
+            .output()
+            .unwrap();
+        assert!(
+            native.status.success(),
+            "{}",
+            String::from_utf8_lossy(&native.stderr)
+        );
+    }
+}
