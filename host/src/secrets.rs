@@ -229,6 +229,8 @@ impl Redactor {
     pub fn new<'a>(secrets: &Secrets, env: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut needles: Vec<(String, String)> = secrets
             .iter()
+            // Every source refuses a short value; an empty one would match everywhere.
+            .filter(|(_, value)| !value.is_empty())
             .map(|(handle, value)| (value.to_string(), format!("{SECRET_LABEL}{handle}]")))
             .chain(
                 env.into_iter()

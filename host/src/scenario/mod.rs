@@ -36,7 +36,7 @@ use format::RawScenario;
 pub const SCENARIO_DIR: &str = "scenarios";
 /// Largest scenario file medic reads.
 const MAX_SCENARIO_BYTES: u64 = 4 << 20;
-/// Most bytes of filler a scenario file may ask for.
+/// Most bytes of filler a scenario may ask for, over all its files.
 const MAX_FILLER_BYTES: u64 = 256 << 20;
 
 /// A scenario, parsed and checked.
@@ -116,6 +116,28 @@ pub fn parse_scenario(text: &str, file: &Path) -> Result<Scenario, ScenarioError
         message,
     };
     let mut ages = std::collections::BTreeMap::new();
+    let filler: u64 = raw.world.files.values().filter_map(|spec| spec.size).sum();
+    if filler > MAX_FILLER_BYTES {
+        return Err(invalid(
+            "world.files".to_string(),
+            format!(
+                "ask for {filler} bytes of filler in all, over the {MAX_FILLER_BYTES}-byte limit of a scenario"
+            ),
+        ));
+    }
+    for (handle, value) in &raw.world.secrets {
+        // As for a real source: a short value would be cut out of ordinary text, and an
+        // empty one out of everything.
+        if value.len() < crate::secrets::MIN_SECRET_BYTES {
+            return Err(invalid(
+                format!("world.secrets.{handle}"),
+                format!(
+                    "is shorter than {} bytes, which no real secret source may be",
+                    crate::secrets::MIN_SECRET_BYTES
+                ),
+            ));
+        }
+    }
     for (path, spec) in &raw.world.files {
         let field = format!("world.files.{path:?}");
         check_world_path(path).map_err(|message| invalid(field.clone(), message))?;

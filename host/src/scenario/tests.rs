@@ -75,6 +75,14 @@ fn bad_scenarios_name_the_field_that_is_wrong() {
             "[incident]\nresource = { kind = \"s\", id = \"w\" }\nissue_type = \"x\"\n[world.files]\n\"/a/l\" = { symlink = \"/etc\" }\n[expect]\nstatus = \"healed\"\nfiles = { \"/a/l/shadow\" = { exists = true } }\n",
             "`expect.files.\"/a/l/shadow\"` lies beneath `/a/l`",
         ),
+        (
+            "[incident]\nresource = { kind = \"s\", id = \"w\" }\nissue_type = \"x\"\n[world]\nsecrets = { db = \"\" }\n[expect]\nstatus = \"healed\"\n",
+            "`world.secrets.db` is shorter than 6 bytes",
+        ),
+        (
+            "[incident]\nresource = { kind = \"s\", id = \"w\" }\nissue_type = \"x\"\n[world.files]\n\"/a\" = { size = 200000000 }\n\"/b\" = { size = 200000000 }\n[expect]\nstatus = \"healed\"\n",
+            "ask for 400000000 bytes of filler in all",
+        ),
     ];
     for (text, expected) in cases {
         let message = parse(text).unwrap_err().to_string();
@@ -101,5 +109,54 @@ fn the_committed_json_schema_is_the_one_the_format_generates() {
     assert!(
         committed == generated,
         "docs/scenario.schema.json is stale: regenerate it with `UPDATE_EXPECT=1 cargo test -p medic-host --lib scenario`"
+    );
+}
+
+#[test]
+fn a_worlds_directories_keep_the_mode_and_age_asked_for_whatever_lies_in_them() {
+    let scenario = parse(
+        r#"
+[incident]
+resource = { kind = "s", id = "w" }
+issue_type = "x"
+[world.files]
+"/var/app" = { dir = true, mode = 0o500, age = "2d" }
+"/var/app/old.log" = { content = "x", age = "3d", mode = 0o400 }
+"/var/app/sub/new.log" = { content = "y" }
+[expect]
+status = "healed"
+"#,
+    )
+    .unwrap();
+    let world = world::ScriptedWorld::build(&scenario).unwrap();
+    let age = |path: &str| {
+        let modified = std::fs::metadata(world.host_path(path))
+            .unwrap()
+            .modified()
+            .unwrap();
+        std::time::SystemTime::now()
+            .duration_since(modified)
+            .unwrap()
+            .as_secs()
+            / 3600
+    };
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &str| {
+        std::fs::metadata(world.host_path(path))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    assert_eq!(age("/var/app"), 48, "the children did not reset it");
+    assert_eq!(age("/var/app/old.log"), 72);
+    assert_eq!(mode("/var/app"), 0o500);
+    assert_eq!(mode("/var/app/old.log"), 0o400);
+    assert!(world.host_path("/var/app/sub/new.log").is_file());
+    let root = world.host_path("/");
+    drop(world);
+    assert!(
+        !root.exists(),
+        "a locked directory does not stop the cleanup"
     );
 }

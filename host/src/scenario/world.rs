@@ -22,6 +22,26 @@ pub(crate) struct ScriptedWorld {
     unanswered: Mutex<Vec<String>>,
 }
 
+impl Drop for ScriptedWorld {
+    /// Give back the owner's access to every directory a scenario (or the remediation
+    /// under test) locked, so the temporary directory can be removed.
+    fn drop(&mut self) {
+        fn unlock(dir: &Path) {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                    unlock(&entry.path());
+                }
+            }
+        }
+        unlock(self.root.path());
+    }
+}
+
 /// When an answer applies, and how often it may still be given.
 struct Answer {
     key: String,
@@ -92,16 +112,24 @@ impl ScriptedWorld {
             } else {
                 std::fs::write(&at, spec.content.as_deref().unwrap_or_default())?;
             }
-            if let Some(mode) = spec.mode {
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(&at, std::fs::Permissions::from_mode(mode))?;
+        }
+        // Modes and ages last, deepest first: a directory made read-only (or given an age)
+        // before its children are created would refuse them (or lose its age to them).
+        for (path, spec) in world.files.iter().rev() {
+            if spec.symlink.is_some() {
+                continue;
             }
+            let at = beneath(root.path(), path);
             if let Some(age) = scenario.ages.get(path) {
                 let when = SystemTime::now()
                     .checked_sub(*age)
                     .unwrap_or(SystemTime::UNIX_EPOCH);
                 let file = std::fs::File::open(&at)?;
                 file.set_times(std::fs::FileTimes::new().set_modified(when))?;
+            }
+            if let Some(mode) = spec.mode {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&at, std::fs::Permissions::from_mode(mode))?;
             }
         }
         Ok(ScriptedWorld {

@@ -88,6 +88,72 @@ fn only_remediations_a_trusted_key_signed_run_when_signatures_are_required() {
         untrusted.stderr
     );
 
+    // Rebuilt after review: a new component with its pin updated changes the manifest's
+    // bytes, so the old signature no longer holds.
+    let resigned = medic.run(&["manifest", "sign", &dir_text, "--key", &key]);
+    assert_eq!(resigned.code, 0, "{}", resigned.stderr);
+    let other = std::fs::read(medic_tests::guest_wasm("sequence")).unwrap();
+    std::fs::write(dir.join("guest.wasm"), &other).unwrap();
+    std::fs::write(
+        &manifest,
+        original.replace(
+            &medic_tests::guest_sha256("exec-escape"),
+            &medic_tests::guest_sha256("sequence"),
+        ),
+    )
+    .unwrap();
+    let rebuilt = medic.run_remediation(&dir, &incident);
+    assert_eq!(rebuilt.code, 2, "{}", rebuilt.stdout);
+    assert!(
+        rebuilt
+            .stderr
+            .contains("the manifest changed since it was signed"),
+        "{}",
+        rebuilt.stderr
+    );
+
+    // A signature copied from another reviewed remediation signs that one, not this.
+    let second = Remediation::new("sequence");
+    let second_dir = medic.install(&second);
+    require(&medic, &remediation, &public);
+    std::fs::copy(
+        dir.join("remediation.sig"),
+        second_dir.join("remediation.sig"),
+    )
+    .unwrap();
+    let copied = medic.run_remediation(&second_dir, &medic.incident("copied", &[("steps", "")]));
+    assert_eq!(copied.code, 2, "{}", copied.stdout);
+    assert!(
+        copied
+            .stderr
+            .contains("the manifest changed since it was signed"),
+        "{}",
+        copied.stderr
+    );
+
+    // Without `require`, medic runs it, and `manifest check` accepts it as `run` does,
+    // saying the signature does not hold.
+    medic.write_config(&format!(
+        "{}\n[signatures]\ntrusted = {{ reviewers = \"{public}\" }}\n",
+        remediation.ceiling()
+    ));
+    let check = medic.run(&["manifest", "check", &dir_text]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("warning: its signature does not hold"),
+        "{}",
+        check.stdout
+    );
+    std::fs::write(
+        dir.join("guest.wasm"),
+        std::fs::read(medic_tests::guest_wasm("exec-escape")).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(&manifest, &original).unwrap();
+    require(&medic, &remediation, &public);
+
     // Bundled remediations are part of medic and need no signature.
     let dry = medic.run(&[
         "run",
