@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ed25519_dalek::{Signature, Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -127,7 +127,14 @@ pub fn parse_public_key(text: &str) -> Result<VerifyingKey, String> {
     let bytes: [u8; 32] = bytes
         .try_into()
         .map_err(|_| "must hold 32 bytes".to_string())?;
-    VerifyingKey::from_bytes(&bytes).map_err(|error| format!("is not an ed25519 key: {error}"))
+    let key = VerifyingKey::from_bytes(&bytes)
+        .map_err(|error| format!("is not an ed25519 key: {error}"))?;
+    // A key of small order (the identity point, say) accepts signatures anyone can make:
+    // trusting it would trust everyone.
+    if key.is_weak() {
+        return Err("is a weak key (of small order), under which anyone can sign".to_string());
+    }
+    Ok(key)
 }
 
 /// How a public key is written.
@@ -237,8 +244,8 @@ pub fn verify_signature(
         path: path.clone(),
         reason,
     };
-    let bytes = match crate::nofollow::read_regular_file(&path, MAX_FILE_BYTES) {
-        Ok(bytes) => bytes,
+    let text = match crate::nofollow::read_folder_text(&path, MAX_FILE_BYTES) {
+        Ok(text) => text,
         Err(crate::nofollow::OpenError::NotFound { .. }) => {
             return Err(SignatureError::Unsigned {
                 name: manifest.name.clone(),
@@ -247,7 +254,6 @@ pub fn verify_signature(
         }
         Err(error) => return Err(refused(error.to_string())),
     };
-    let text = String::from_utf8_lossy(&bytes);
     let file: SignatureFile =
         toml::from_str(&text).map_err(|error| refused(crate::text::toml_error(&text, &error)))?;
     if file.version != 1 {
@@ -286,7 +292,8 @@ pub fn verify_signature(
         &manifest.text_sha256,
         &manifest.sha256,
     );
-    key.verify(&message, &Signature::from_bytes(&signature))
+    // Strict: no small-order keys or signature components, no malleable signatures.
+    key.verify_strict(&message, &Signature::from_bytes(&signature))
         .map_err(|_| refused(format!("it does not verify under `{}`", file.key)))?;
     Ok(signer.clone())
 }
@@ -389,6 +396,14 @@ mod tests {
             parse_public_key("ed25519:AAAA")
                 .unwrap_err()
                 .contains("32 bytes")
+        );
+        // The identity point: R = identity, S = 0 would verify any message under it.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = format!("{PUBLIC_PREFIX}{}", STANDARD.encode(identity));
+        assert!(
+            parse_public_key(&weak).unwrap_err().contains("weak key"),
+            "{weak}"
         );
     }
 }

@@ -125,6 +125,8 @@ const INTERPRETER_FAMILIES: &[&str] = &[
 ];
 /// Programs whose job is running another program named in their arguments.
 const LAUNCHERS: &[&str] = &[
+    // medic itself: `medic heal -- CMD` runs any command, `--verify` a shell line.
+    "medic",
     "env",
     "xargs",
     "find",
@@ -421,6 +423,42 @@ struct Catalogue {
     known: Vec<Known>,
 }
 
+impl Catalogue {
+    /// Know the runner at canonical `path` as `name`, unless it is known already.
+    fn add(&mut self, name: &str, runner: Runner, path: &Path) {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(metadata) = std::fs::metadata(path) else {
+            return;
+        };
+        if !metadata.is_file() {
+            return;
+        }
+        let identity = Identity {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+        };
+        if self.by_identity.contains_key(&identity) {
+            return;
+        }
+        let index = self.known.len();
+        self.by_identity.insert(identity, index);
+        if let Some(id) = std::fs::File::open(path)
+            .ok()
+            .and_then(|file| super::elf::Elf::read(&file).ok().flatten()?.build_id())
+        {
+            self.by_build_id.entry(id).or_insert(index);
+        }
+        self.by_size.entry(metadata.len()).or_default().push(index);
+        self.known.push(Known {
+            name: name.to_string(),
+            runner,
+            path: path.to_path_buf(),
+            size: metadata.len(),
+            digest: OnceLock::new(),
+        });
+    }
+}
+
 fn catalogue() -> &'static Catalogue {
     static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
     CATALOGUE.get_or_init(|| {
@@ -445,41 +483,15 @@ fn catalogue() -> &'static Catalogue {
                 let Ok(path) = std::fs::canonicalize(&candidate) else {
                     continue;
                 };
-                let Ok(metadata) = std::fs::metadata(&path) else {
-                    continue;
-                };
-                use std::os::unix::fs::MetadataExt;
-                if !metadata.is_file() {
-                    continue;
-                }
-                let identity = Identity {
-                    dev: metadata.dev(),
-                    ino: metadata.ino(),
-                };
-                if catalogue.by_identity.contains_key(&identity) {
-                    continue;
-                }
-                let index = catalogue.known.len();
-                catalogue.by_identity.insert(identity, index);
-                if let Some(id) = std::fs::File::open(&path)
-                    .ok()
-                    .and_then(|file| super::elf::Elf::read(&file).ok().flatten()?.build_id())
-                {
-                    catalogue.by_build_id.entry(id).or_insert(index);
-                }
-                catalogue
-                    .by_size
-                    .entry(metadata.len())
-                    .or_default()
-                    .push(index);
-                catalogue.known.push(Known {
-                    name: name.to_string(),
-                    runner,
-                    path,
-                    size: metadata.len(),
-                    digest: OnceLock::new(),
-                });
+                catalogue.add(name, runner, &path);
             }
+        }
+        // The running medic, wherever it was installed and whatever it is called: known
+        // by identity, build id and contents like any runner, so neither `/proc/self/exe`
+        // nor a copy of it can be granted.
+        let own = std::env::current_exe().and_then(std::fs::canonicalize);
+        if let Ok(path) = own {
+            catalogue.add("medic", Runner::Launcher, &path);
         }
         catalogue
     })

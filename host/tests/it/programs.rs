@@ -74,6 +74,18 @@ fn programs_that_run_code_or_that_a_remediation_could_rewrite_are_refused_at_loa
             "can be made to run commands",
         ),
     ];
+    // medic itself runs commands (`medic heal --verify LINE -- CMD`): not by its path in
+    // /proc, not by a copy under another name.
+    let medic_binary = PathBuf::from(env!("CARGO_BIN_EXE_medic"));
+    std::fs::copy(&medic_binary, bin.join("doctor")).unwrap();
+    cases.push((
+        exec(Path::new("/proc/self/exe")),
+        "is a launcher that runs other programs (`medic`)",
+    ));
+    cases.push((
+        exec(&bin.join("doctor")),
+        "is a launcher that runs other programs (`medic, by its build id",
+    ));
     if bin.join("linked").exists() {
         cases.push((
             exec(&bin.join("linked")),
