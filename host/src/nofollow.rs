@@ -341,6 +341,26 @@ pub fn read_regular_text(path: &Path, cap: u64) -> Result<String, OpenError> {
     })
 }
 
+/// Read a file of a remediation's folder (a scenario, a signature, a manifest medic
+/// rewrites) as UTF-8 text, up to `cap` bytes: the folder may be someone else's, so the
+/// last component is never followed if it is a symlink (medic would otherwise read, and
+/// quote in its errors, whatever the link names), and the open never blocks.
+pub fn read_folder_text(path: &Path, cap: u64) -> Result<String, OpenError> {
+    let fd = openat(
+        AT_FDCWD,
+        path,
+        READ_FLAGS | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .map_err(|errno| OpenError::from_errno(errno, path))?;
+    check_regular(fd.as_fd(), path)?;
+    let bytes = read_capped(File::from(fd), path, cap)?;
+    String::from_utf8(bytes).map_err(|_| OpenError::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, "not valid UTF-8"),
+    })
+}
+
 /// The identities of `fd` and every directory above it, up to `/`, found by opening `..`
 /// repeatedly (so a rename or a symlink cannot make it lie).
 pub fn ancestry(fd: BorrowedFd<'_>) -> std::io::Result<Vec<Identity>> {

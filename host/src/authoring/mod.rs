@@ -8,6 +8,10 @@
 //! run through `process/tool.rs`, with the author's rights, never in a command that runs a
 //! remediation.
 
+/// The host/guest contract this medic speaks, as `wit/medic.wit` declares its package: a
+/// component built against another version does not load.
+pub const CONTRACT: &str = "medic:remediation@0.2.0";
+
 pub mod drop_in;
 pub mod pin;
 pub mod python;
@@ -18,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::manifest::{self, MANIFEST_FILE};
+use crate::manifest::{self, MANIFEST_FILE, MAX_MANIFEST_BYTES};
 
 /// Why a remediation could not be built or laid out.
 #[derive(Debug, Error)]
@@ -101,11 +105,11 @@ pub fn detect_language(dir: &Path) -> Result<Language, AuthoringError> {
 /// before anything is built, and both files are replaced whole (never half-written).
 pub fn build_remediation(dir: &Path) -> Result<Built, AuthoringError> {
     let manifest_path = dir.join(MANIFEST_FILE);
-    let text = std::fs::read_to_string(&manifest_path).map_err(|source| AuthoringError::Io {
-        path: manifest_path.clone(),
-        source,
-    })?;
+    // Never through a symlink, never blocking on a FIFO: this file is rewritten below.
+    let text = crate::nofollow::read_folder_text(&manifest_path, MAX_MANIFEST_BYTES)
+        .map_err(|error| AuthoringError::Project(error.to_string()))?;
     let manifest = manifest::parse_manifest(&text, &manifest_path)?;
+    check_inside(dir, &dir.join(&manifest.component))?;
     let language = detect_language(dir)?;
     let wasm = match language {
         Language::Rust => rust::build_rust(dir)?,
@@ -138,6 +142,29 @@ pub fn build_remediation(dir: &Path) -> Result<Built, AuthoringError> {
         sha256,
         previous_sha256: manifest.sha256.clone(),
     })
+}
+
+/// Refuse to write `file` (a path beneath `dir`) when a symlink on the way would put it
+/// somewhere else: the folder may be someone else's, and `medic build` writes as its user.
+fn check_inside(dir: &Path, file: &Path) -> Result<(), AuthoringError> {
+    let (Some(parent), Ok(relative)) = (file.parent(), file.strip_prefix(dir)) else {
+        return Ok(());
+    };
+    let canonical = |path: &Path| {
+        std::fs::canonicalize(path).map_err(|source| AuthoringError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    let expected = canonical(dir)?.join(relative.parent().unwrap_or(Path::new("")));
+    if canonical(parent)? != expected {
+        return Err(AuthoringError::Project(format!(
+            "`{}` lies behind a symlink inside `{}`; medic build writes the component only inside the remediation's folder",
+            file.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Replace `path` with `bytes` whole, keeping its mode (0644 for a new file): write a

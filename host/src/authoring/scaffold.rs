@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{AuthoringError, Language, write_atomically};
+use super::{AuthoringError, CONTRACT, Language, write_atomically};
 use crate::manifest::Risk;
 
 /// The Rust SDK's files, as `medic new` vendors them (`vendor/medic-guest-sdk/src/`).
@@ -116,6 +116,12 @@ pub fn new_remediation(request: &NewRemediation) -> Result<Created, AuthoringErr
         Language::Rust => rust_files(request, &home),
         Language::Python => super::python::files(request),
     };
+    // The workspace's new manifest is made first, so one medic cannot edit stops
+    // everything before a file is written.
+    let workspace_text = match &home {
+        Home::Alone => String::new(),
+        Home::Medic(root) | Home::Other(root) => with_member(root, &parent.join(name))?,
+    };
     // Written whole under a temporary name, then renamed into place.
     let staging = tempfile::Builder::new()
         .prefix(&format!(".{name}.medic-new-"))
@@ -159,7 +165,16 @@ pub fn new_remediation(request: &NewRemediation) -> Result<Created, AuthoringErr
     let workspace = match &home {
         Home::Alone => None,
         Home::Medic(root) | Home::Other(root) => {
-            add_member(root, &target)?;
+            let manifest = root.join("Cargo.toml");
+            // If the workspace cannot take the crate, the crate goes too: a later `medic
+            // new` of the same name must not find half of this one.
+            if let Err(error) = write_atomically(&manifest, workspace_text.as_bytes()) {
+                let _ = std::fs::remove_dir_all(&target);
+                return Err(AuthoringError::Io {
+                    path: manifest,
+                    source: error,
+                });
+            }
             Some(root.clone())
         }
     };
@@ -177,6 +192,70 @@ fn check_name(name: &str) -> Result<(), AuthoringError> {
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    // A crate cannot be named after a Rust keyword or a crate every crate sees.
+    const RESERVED: &[&str] = &[
+        "as",
+        "async",
+        "await",
+        "break",
+        "const",
+        "continue",
+        "crate",
+        "dyn",
+        "else",
+        "enum",
+        "extern",
+        "false",
+        "fn",
+        "for",
+        "if",
+        "impl",
+        "in",
+        "let",
+        "loop",
+        "match",
+        "mod",
+        "move",
+        "mut",
+        "pub",
+        "ref",
+        "return",
+        "self",
+        "static",
+        "struct",
+        "super",
+        "trait",
+        "true",
+        "type",
+        "unsafe",
+        "use",
+        "where",
+        "while",
+        "abstract",
+        "become",
+        "box",
+        "do",
+        "final",
+        "gen",
+        "macro",
+        "override",
+        "priv",
+        "try",
+        "typeof",
+        "unsized",
+        "virtual",
+        "yield",
+        "core",
+        "std",
+        "alloc",
+        "proc-macro",
+        "test",
+    ];
+    if valid && RESERVED.contains(&name) {
+        return Err(AuthoringError::Project(format!(
+            "`{name}` is a Rust keyword or a reserved crate name; choose another (e.g. `{name}-fix`)"
+        )));
+    }
     if valid {
         Ok(())
     } else {
@@ -214,9 +293,9 @@ fn home_of(parent: &Path) -> Result<Home, AuthoringError> {
     Ok(Home::Alone)
 }
 
-/// Add `member` to the `members` (and `default-members`, when there is one) of the
-/// workspace at `root`, as `cargo new` does.
-fn add_member(root: &Path, member: &Path) -> Result<(), AuthoringError> {
+/// The text of the workspace manifest at `root` with `member` added to its `members`
+/// (and `default-members`, when there is one), as `cargo new` does; written by the caller.
+fn with_member(root: &Path, member: &Path) -> Result<String, AuthoringError> {
     let manifest = root.join("Cargo.toml");
     let io = |source| AuthoringError::Io {
         path: manifest.clone(),
@@ -264,7 +343,7 @@ fn add_member(root: &Path, member: &Path) -> Result<(), AuthoringError> {
             }
         }
     }
-    write_atomically(&manifest, document.to_string().as_bytes()).map_err(io)
+    Ok(document.to_string())
 }
 
 /// A remediation's kebab-case name as the type its code exports: `restart-worker` ->
@@ -357,7 +436,7 @@ fn rust_files(request: &NewRemediation, home: &Home) -> Vec<(String, String)> {
         files.push((
             "vendor/medic-guest-sdk/Cargo.toml".to_string(),
             format!(
-                "# Vendored by `medic new` from medic {}: the SDK for contract medic:remediation@0.2.0.\n# Do not edit; a newer medic vendors a newer one.\n[package]\nname = \"medic-guest-sdk\"\nversion = \"{RUST_SDK_VERSION}\"\nedition = \"2024\"\ndescription = \"Write medic remediations in Rust: one trait, one macro, typed host capabilities\"\nlicense = \"Apache-2.0\"\npublish = false\n\n[dependencies]\nwit-bindgen = \"{WIT_BINDGEN_VERSION}\"\n",
+                "# Vendored by `medic new` from medic {}: the SDK for contract {CONTRACT}.\n# Do not edit; a newer medic vendors a newer one.\n[package]\nname = \"medic-guest-sdk\"\nversion = \"{RUST_SDK_VERSION}\"\nedition = \"2024\"\ndescription = \"Write medic remediations in Rust: one trait, one macro, typed host capabilities\"\nlicense = \"Apache-2.0\"\npublish = false\n\n[dependencies]\nwit-bindgen = \"{WIT_BINDGEN_VERSION}\"\n",
                 env!("CARGO_PKG_VERSION")
             ),
         ));
@@ -412,6 +491,10 @@ mod tests {
         let mut vendored: Vec<String> = files.iter().map(|file| file.to_string()).collect();
         vendored.sort();
         assert_eq!(vendored, on_disk, "every SDK source file is vendored");
+        assert!(
+            WIT.contains(&format!("\npackage {CONTRACT};\n")),
+            "CONTRACT is not the package wit/medic.wit declares"
+        );
         let pinned = format!(
             "componentize-py=={}",
             super::super::python::COMPONENTIZE_PY_VERSION
@@ -441,6 +524,9 @@ mod tests {
         }
         for bad in [
             "",
+            "test",
+            "fn",
+            "core",
             "Fix",
             "1fix",
             "fix-",

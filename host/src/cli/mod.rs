@@ -276,6 +276,10 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+        assert!(
+            VERSION.ends_with(&format!("(WIT {})", medic::authoring::CONTRACT)),
+            "--version names another contract than wit/medic.wit's"
+        );
     }
 
     #[test]

@@ -3,13 +3,15 @@
 //! `wrapped.rs`, which runs with the operator's environment and is not sandboxed), and the
 //! author's build tools for `medic build` (`tool.rs`).
 //!
-//! Every program runs directly (never through a shell) with a cleared environment holding
-//! only what the caller passes plus [`FIXED_ENV`], working directory [`WORKDIR`], stdin
+//! Every sandboxed program and probe runs directly (never through a shell) with a cleared
+//! environment holding only what the caller passes plus [`FIXED_ENV`], working directory [`WORKDIR`], stdin
 //! from `/dev/null`, stdout and stderr captured up to a cap each (the rest drained and
 //! dropped, truncation flagged), in its own process group and, where medic may create one,
 //! its own cgroup (`contain.rs`). When the call ends (the program exits, times out, or a
 //! [`StopSignal`] is raised) everything it started is killed, detached or not. A checked
-//! program (`program.rs`) runs from the descriptor opened when it was checked.
+//! program (`program.rs`) runs from the descriptor opened when it was checked. The
+//! wrapped command and the build tools are the operator's and the author's own: they keep
+//! their caller's environment and working directory.
 
 mod contain;
 mod elf;

@@ -333,7 +333,20 @@ pub fn load_scenario_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
             dir: dir.to_path_buf(),
         });
     }
-    files.iter().map(|file| load_scenario(file)).collect()
+    // A file of the folder, not one the author named: never read through a symlink.
+    files
+        .iter()
+        .map(|file| {
+            let text =
+                crate::nofollow::read_folder_text(file, MAX_SCENARIO_BYTES).map_err(|error| {
+                    ScenarioError::Read {
+                        path: file.to_path_buf(),
+                        reason: error.to_string(),
+                    }
+                })?;
+            parse_scenario(&text, file)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -482,3 +482,86 @@ fn the_skeleton_medic_new_writes_builds_and_passes_as_it_is() {
         );
     }
 }
+
+/// A remediation's folder may be someone else's (a pull request, a shared checkout):
+/// medic reads its files without following a symlink or blocking on a FIFO, quotes
+/// nothing a link points at, and writes nothing outside it.
+#[test]
+fn a_folders_symlinks_and_fifos_are_refused_not_followed() {
+    let medic = medic();
+    let private = medic.private_dir();
+    std::fs::create_dir_all(&private).unwrap();
+    let secret = private.join("secret.toml");
+    std::fs::write(&secret, "resource = \"TOPSECRET-1\"\n").unwrap();
+
+    // A scenario that is a symlink to a file the author could not read.
+    let dir = touch_remediation(&medic);
+    scenario(
+        &dir,
+        "fine",
+        &format!("{INCIDENT}[expect]\nstatus = \"invalid_input\"\n"),
+    );
+    std::os::unix::fs::symlink(&secret, dir.join("scenarios/leak.toml")).unwrap();
+    let result = medic.run(&["test", &dir.display().to_string()]);
+    assert_eq!(result.code, 2, "{}", result.stdout);
+    assert!(result.stderr.contains("symlink"), "{}", result.stderr);
+    assert!(!result.stderr.contains("TOPSECRET"), "{}", result.stderr);
+    std::fs::remove_file(dir.join("scenarios/leak.toml")).unwrap();
+
+    // A signature that is a symlink.
+    std::os::unix::fs::symlink(&secret, dir.join("remediation.sig")).unwrap();
+    let made = medic.run(&[
+        "manifest",
+        "keygen",
+        &private.join("reviewer.key").display().to_string(),
+    ]);
+    let public = made.stdout.trim().to_string();
+    medic.write_config(&format!(
+        "{}\n[signatures]\nrequire = true\ntrusted = {{ r = \"{public}\" }}\n",
+        Remediation::new("exec-escape")
+            .risk("medium")
+            .exec("/usr/bin/touch", &["^/tmp/[A-Za-z0-9._/-]+$"])
+            .ceiling()
+    ));
+    let check = medic.run(&["manifest", "check", &dir.display().to_string()]);
+    assert_eq!(check.code, 2, "{}", check.stdout);
+    assert!(check.stderr.contains("symlink"), "{}", check.stderr);
+    assert!(!check.stderr.contains("TOPSECRET"), "{}", check.stderr);
+
+    // medic build: a component path through a symlinked folder, and a FIFO manifest.
+    let folder = medic.root().join("fix");
+    let outside = medic.root().join("outside");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, folder.join("out")).unwrap();
+    std::fs::write(folder.join("app.py"), "").unwrap();
+    std::fs::write(
+        folder.join("remediation.toml"),
+        "name = \"fix\"\nversion = \"0.1.0\"\ndescription = \"d\"\nrisk = \"low\"\ncomponent = \"out/fix.wasm\"\nsha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
+    )
+    .unwrap();
+    let built = medic.run(&["build", &folder.display().to_string()]);
+    assert_eq!(built.code, 2, "{}", built.stdout);
+    assert!(
+        built.stderr.contains("lies behind a symlink"),
+        "{}",
+        built.stderr
+    );
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+
+    std::fs::remove_file(folder.join("remediation.toml")).unwrap();
+    nix::unistd::mkfifo(
+        &folder.join("remediation.toml"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let built = medic.run(&["build", &folder.display().to_string()]);
+    assert_eq!(built.code, 2, "{}", built.stdout);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    assert!(
+        built.stderr.contains("FIFO") || built.stderr.contains("fifo"),
+        "{}",
+        built.stderr
+    );
+}

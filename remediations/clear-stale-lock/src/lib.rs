@@ -130,7 +130,7 @@ fn inspect(lock: &str) -> Result<Option<Lock>, Error> {
         return Err(refused(
             lock,
             format!(
-                "it read as {} bytes but has {}: it changed while read, or holds a value medic redacts, and rollback could not restore it exactly",
+                "it read as {} bytes but has {}: it changed while read, and rollback could not restore it exactly",
                 content.len(),
                 entry.size
             ),

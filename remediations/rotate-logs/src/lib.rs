@@ -149,9 +149,9 @@ fn exists(path: &str) -> Result<bool, Error> {
 }
 
 /// The log's bytes, read whole. A read whose length differs from the size medic saw is
-/// made again while the log grows; one that differs while the size holds means the host
-/// cut a value it redacts out of what it handed over, and rewriting that would change the
-/// log.
+/// made again while the log grows; one that differs while the size holds means the log
+/// changed under the read, and rewriting it could lose lines. (A log holding a secret's
+/// value is not handed over at all: the read is denied, `holds_secret`.)
 fn read_whole(log: &str, mut expected: u64) -> Result<Vec<u8>, Error> {
     for _ in 0..ATTEMPTS {
         let content = fs::read(log)?;
@@ -161,7 +161,7 @@ fn read_whole(log: &str, mut expected: u64) -> Result<Vec<u8>, Error> {
         let now = fs::metadata(log)?.size;
         if now == expected {
             return Err(refused(format!(
-                "`{log}` reads as {} bytes but has {now}: it holds a value medic redacts from what a remediation reads, so rewriting it would change it",
+                "`{log}` reads as {} bytes but has {now}: it changed while it was read, so rewriting it could lose lines",
                 content.len()
             )));
         }
