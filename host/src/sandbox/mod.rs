@@ -228,9 +228,9 @@ impl Sandbox {
         let instance_pre = self
             .linker
             .instantiate_pre(&component)
-            .map_err(|error| SandboxError::Link(format!("{error:#}")))?;
+            .map_err(|error| link_error(&format!("{error:#}")))?;
         let pre = RemediationWorldPre::new(instance_pre)
-            .map_err(|error| SandboxError::Link(format!("{error:#}")))?;
+            .map_err(|error| link_error(&format!("{error:#}")))?;
         Ok(Prepared {
             pre,
             manifest,
@@ -499,4 +499,17 @@ fn build_linker(engine: &wasmtime::Engine) -> wasmtime::Result<Linker<HostState>
     })?;
     RemediationWorld::add_to_linker::<HostState, HasSelf<HostState>>(l, |state| state)?;
     Ok(linker)
+}
+
+/// A link failure, saying what to do when the component speaks another version of
+/// medic's contract (its imports or exports name `medic:remediation/...@` another version).
+fn link_error(message: &str) -> SandboxError {
+    let contract = crate::authoring::CONTRACT;
+    if message.contains("medic:remediation/") {
+        SandboxError::Link(format!(
+            "{message}; this medic implements {contract}: rebuild the remediation against it (`medic new` vendors that contract; then `medic build`)"
+        ))
+    } else {
+        SandboxError::Link(message.to_string())
+    }
 }

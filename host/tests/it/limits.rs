@@ -78,3 +78,48 @@ fn limits_refuse_a_component_that_imports_files_or_sockets() {
         "nothing ran"
     );
 }
+
+/// A component built for another version of medic's contract does not load, and the
+/// refusal says which contract this medic implements and what to do.
+#[test]
+fn a_component_for_another_contract_version_is_refused_saying_so() {
+    let medic = medic();
+    // The `sequence` guest, its imports and exports renamed from `medic:remediation/...@0.2.0`
+    // to `@0.1.0` (same length, so the binary stays valid): what an older SDK would build.
+    let mut wasm = std::fs::read(medic_tests::guest_wasm("sequence")).unwrap();
+    let (package, current, older) = (b"medic:remediation/", b"@0.2.0", b"@0.1.0");
+    let mut renamed = 0;
+    let mut at = 0;
+    while let Some(found) = wasm[at..]
+        .windows(package.len())
+        .position(|window| window == package)
+    {
+        let start = at + found + package.len();
+        let end = (start + 48).min(wasm.len());
+        if let Some(offset) = wasm[start..end]
+            .windows(current.len())
+            .position(|window| window == current)
+        {
+            wasm[start + offset..start + offset + current.len()].copy_from_slice(older);
+            renamed += 1;
+        }
+        at = start;
+    }
+    assert!(renamed > 0, "the guest names medic's contract");
+    let remediation = Remediation::new("sequence");
+    let dir = medic.install_component(&remediation, &wasm, &remediation.ceiling());
+    let result = medic.run_remediation(&dir, &medic.incident("old", &[("steps", "")]));
+    assert_eq!(result.code, 2, "{}{}", result.stdout, result.stderr);
+    let report = result.json();
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("cannot be linked")
+            && summary.contains("@0.1.0")
+            && summary.contains("this medic implements medic:remediation@0.2.0"),
+        "{summary}"
+    );
+    assert!(
+        report["calls"].as_array().unwrap().is_empty(),
+        "nothing ran"
+    );
+}
