@@ -12,6 +12,9 @@
 /// component built against another version does not load.
 pub const CONTRACT: &str = "medic:remediation@0.2.0";
 
+/// Largest `Cargo.toml` medic reads (a crate's, or a workspace's above it).
+const MAX_CARGO_TOML_BYTES: u64 = 1 << 20;
+
 pub mod drop_in;
 pub mod pin;
 pub mod python;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use medic_build_guests::{CargoBuild, TARGET};
 
-use super::AuthoringError;
+use super::{AuthoringError, MAX_CARGO_TOML_BYTES};
 use crate::process::tool::{run_tool, tool_command, tool_output};
 
 /// Build the crate in `dir` and return its component's bytes.
@@ -56,7 +56,8 @@ fn cargo_root(dir: &Path) -> Result<PathBuf, AuthoringError> {
     })?;
     for candidate in dir.ancestors() {
         let manifest = candidate.join("Cargo.toml");
-        let Ok(text) = std::fs::read_to_string(&manifest) else {
+        // Regular files only, never blocking: a folder above may be anyone's.
+        let Ok(text) = crate::nofollow::read_regular_text(&manifest, MAX_CARGO_TOML_BYTES) else {
             continue;
         };
         let table: toml::Table = toml::from_str(&text).map_err(|error| {

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{AuthoringError, CONTRACT, Language, write_atomically};
+use super::{AuthoringError, CONTRACT, Language, MAX_CARGO_TOML_BYTES, write_atomically};
 use crate::manifest::Risk;
 
 /// The Rust SDK's files, as `medic new` vendors them (`vendor/medic-guest-sdk/src/`).
@@ -269,7 +269,8 @@ fn check_name(name: &str) -> Result<(), AuthoringError> {
 fn home_of(parent: &Path) -> Result<Home, AuthoringError> {
     for candidate in parent.ancestors() {
         let manifest = candidate.join("Cargo.toml");
-        let Ok(text) = std::fs::read_to_string(&manifest) else {
+        // Regular files only, never blocking: a folder above may be anyone's.
+        let Ok(text) = crate::nofollow::read_regular_text(&manifest, MAX_CARGO_TOML_BYTES) else {
             continue;
         };
         let table: toml::Table = toml::from_str(&text).map_err(|error| {
@@ -297,11 +298,8 @@ fn home_of(parent: &Path) -> Result<Home, AuthoringError> {
 /// (and `default-members`, when there is one), as `cargo new` does; written by the caller.
 fn with_member(root: &Path, member: &Path) -> Result<String, AuthoringError> {
     let manifest = root.join("Cargo.toml");
-    let io = |source| AuthoringError::Io {
-        path: manifest.clone(),
-        source,
-    };
-    let text = std::fs::read_to_string(&manifest).map_err(io)?;
+    let text = crate::nofollow::read_regular_text(&manifest, MAX_CARGO_TOML_BYTES)
+        .map_err(|error| AuthoringError::Project(error.to_string()))?;
     let mut document: toml_edit::DocumentMut =
         text.parse().map_err(|error: toml_edit::TomlError| {
             AuthoringError::Project(format!("`{}`: {error}", manifest.display()))

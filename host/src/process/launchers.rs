@@ -383,6 +383,15 @@ pub fn runner_by_name(name: &str) -> Option<Runner> {
     if LAUNCHERS.contains(&lower.as_str()) {
         return Some(Runner::Launcher);
     }
+    // Another build or version of medic (`medic-0.1`, `medic-4f5333be`, `medic_old`): it
+    // runs commands as this one does, and only this one is known by its contents.
+    if lower.strip_prefix("medic").is_some_and(|rest| {
+        rest.is_empty()
+            || rest.starts_with(['-', '_', '.'])
+            || rest.starts_with(|c: char| c.is_ascii_digit())
+    }) {
+        return Some(Runner::Launcher);
+    }
     if INTERPRETERS.contains(&lower.as_str())
         || INTERPRETER_FAMILIES.iter().any(|family| {
             lower.strip_prefix(family).is_some_and(|rest| {
@@ -582,6 +591,10 @@ mod tests {
             ("apt-get", Some(Runner::Indirect)),
             ("pythonic-tool", None),
             ("systemctl", None),
+            ("medic", Some(Runner::Launcher)),
+            ("medic-4f5333be564b9701", Some(Runner::Launcher)),
+            ("medic2", Some(Runner::Launcher)),
+            ("medicate", None),
         ];
         for (name, expected) in cases {
             assert_eq!(runner_by_name(name), expected, "{name}");

@@ -318,6 +318,13 @@ pub fn load_scenario_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
         path: dir.to_path_buf(),
         reason,
     };
+    // The folder's own `scenarios/`, never one a symlink points at elsewhere.
+    if std::fs::symlink_metadata(dir).is_ok_and(|metadata| metadata.file_type().is_symlink()) {
+        return Err(read_error(
+            "is a symlink; medic reads a remediation's scenarios only from its own folder"
+                .to_string(),
+        ));
+    }
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|error| read_error(error.to_string()))?
         .filter_map(Result::ok)

@@ -507,6 +507,18 @@ fn a_folders_symlinks_and_fifos_are_refused_not_followed() {
     assert!(result.stderr.contains("symlink"), "{}", result.stderr);
     assert!(!result.stderr.contains("TOPSECRET"), "{}", result.stderr);
     std::fs::remove_file(dir.join("scenarios/leak.toml")).unwrap();
+    // Nor a `scenarios/` that is itself a symlink to a folder the author could not read.
+    let hidden = private.join("hidden");
+    std::fs::create_dir_all(&hidden).unwrap();
+    std::fs::copy(&secret, hidden.join("creds.toml")).unwrap();
+    std::fs::rename(dir.join("scenarios"), medic.root().join("scenarios-moved")).unwrap();
+    std::os::unix::fs::symlink(&hidden, dir.join("scenarios")).unwrap();
+    let result = medic.run(&["test", &dir.display().to_string()]);
+    assert_eq!(result.code, 2, "{}", result.stdout);
+    assert!(result.stderr.contains("is a symlink"), "{}", result.stderr);
+    assert!(!result.stderr.contains("TOPSECRET"), "{}", result.stderr);
+    std::fs::remove_file(dir.join("scenarios")).unwrap();
+    std::fs::rename(medic.root().join("scenarios-moved"), dir.join("scenarios")).unwrap();
 
     // A signature that is a symlink.
     std::os::unix::fs::symlink(&secret, dir.join("remediation.sig")).unwrap();
