@@ -147,6 +147,29 @@ pub fn build_remediation(dir: &Path) -> Result<Built, AuthoringError> {
     })
 }
 
+/// The nearest folder at or above `dir` whose `Cargo.toml` has a `[workspace]` table, as
+/// cargo finds the workspace a crate belongs to.
+pub(crate) fn workspace_of(dir: &Path) -> Result<Option<PathBuf>, AuthoringError> {
+    for candidate in dir.ancestors() {
+        let manifest = candidate.join("Cargo.toml");
+        // Regular files only, never blocking: a folder above may be anyone's.
+        let Ok(text) = crate::nofollow::read_regular_text(&manifest, MAX_CARGO_TOML_BYTES) else {
+            continue;
+        };
+        let table: toml::Table = toml::from_str(&text).map_err(|error| {
+            AuthoringError::Project(format!(
+                "`{}`: {}",
+                manifest.display(),
+                crate::text::toml_error(&text, &error)
+            ))
+        })?;
+        if table.contains_key("workspace") {
+            return Ok(Some(candidate.to_path_buf()));
+        }
+    }
+    Ok(None)
+}
+
 /// Refuse to write `file` (a path beneath `dir`) when a symlink on the way would put it
 /// somewhere else: the folder may be someone else's, and `medic build` writes as its user.
 fn check_inside(dir: &Path, file: &Path) -> Result<(), AuthoringError> {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use medic_build_guests::{CargoBuild, TARGET};
 
-use super::{AuthoringError, MAX_CARGO_TOML_BYTES};
+use super::AuthoringError;
 use crate::process::tool::{run_tool, tool_command, tool_output};
 
 /// Build the crate in `dir` and return its component's bytes.
@@ -54,24 +54,7 @@ fn cargo_root(dir: &Path) -> Result<PathBuf, AuthoringError> {
         path: dir.to_path_buf(),
         source,
     })?;
-    for candidate in dir.ancestors() {
-        let manifest = candidate.join("Cargo.toml");
-        // Regular files only, never blocking: a folder above may be anyone's.
-        let Ok(text) = crate::nofollow::read_regular_text(&manifest, MAX_CARGO_TOML_BYTES) else {
-            continue;
-        };
-        let table: toml::Table = toml::from_str(&text).map_err(|error| {
-            AuthoringError::Project(format!(
-                "`{}`: {}",
-                manifest.display(),
-                crate::text::toml_error(&text, &error)
-            ))
-        })?;
-        if table.contains_key("workspace") {
-            return Ok(candidate.to_path_buf());
-        }
-    }
-    Ok(dir)
+    Ok(super::workspace_of(&dir)?.unwrap_or(dir))
 }
 
 /// Fail early, with the fix, when rustup lacks the guest target.

@@ -267,31 +267,16 @@ fn check_name(name: &str) -> Result<(), AuthoringError> {
 
 /// The cargo workspace `parent` lies in, if any.
 fn home_of(parent: &Path) -> Result<Home, AuthoringError> {
-    for candidate in parent.ancestors() {
-        let manifest = candidate.join("Cargo.toml");
-        // Regular files only, never blocking: a folder above may be anyone's.
-        let Ok(text) = crate::nofollow::read_regular_text(&manifest, MAX_CARGO_TOML_BYTES) else {
-            continue;
-        };
-        let table: toml::Table = toml::from_str(&text).map_err(|error| {
-            AuthoringError::Project(format!(
-                "`{}`: {}",
-                manifest.display(),
-                crate::text::toml_error(&text, &error)
-            ))
-        })?;
-        if !table.contains_key("workspace") {
-            continue;
+    Ok(match super::workspace_of(parent)? {
+        None => Home::Alone,
+        Some(root)
+            if root.join("wit/medic.wit").is_file()
+                && root.join("guest-sdk/Cargo.toml").is_file() =>
+        {
+            Home::Medic(root)
         }
-        let medic = candidate.join("wit/medic.wit").is_file()
-            && candidate.join("guest-sdk/Cargo.toml").is_file();
-        return Ok(if medic {
-            Home::Medic(candidate.to_path_buf())
-        } else {
-            Home::Other(candidate.to_path_buf())
-        });
-    }
-    Ok(Home::Alone)
+        Some(root) => Home::Other(root),
+    })
 }
 
 /// The text of the workspace manifest at `root` with `member` added to its `members`

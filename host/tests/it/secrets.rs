@@ -44,17 +44,21 @@ fn exfil(medic: &medic_tests::Medic, port: u16, dir: &std::path::Path) -> Remedi
         .ceiling_secret("db")
 }
 
+/// The database password in an operator-only file (mode 0600), for `[secrets.db]`.
+fn db_password_file(medic: &medic_tests::Medic) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let private = medic.private_dir();
+    std::fs::create_dir_all(&private).unwrap();
+    let file = private.join("db-password");
+    std::fs::write(&file, format!("{DB_PASSWORD}\n")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    file
+}
+
 #[test]
 fn no_secret_or_declared_value_reaches_anything_medic_writes() {
     let mut medic = medic();
-    let private = medic.private_dir();
-    std::fs::create_dir_all(&private).unwrap();
-    let secret_file = private.join("db-password");
-    std::fs::write(&secret_file, format!("{DB_PASSWORD}\n")).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
+    let secret_file = db_password_file(&medic);
     medic.config_extra(&format!(
         "[secrets.api]\nenv = \"MEDIC_TEST_API_TOKEN\"\n[secrets.db]\nfile = {:?}\n",
         secret_file.display().to_string()
@@ -258,14 +262,7 @@ fn a_run_whose_secret_cannot_be_had_runs_nothing() {
 #[test]
 fn a_file_holding_a_secret_is_refused_whole_not_handed_over_cut() {
     let mut medic = medic();
-    let private = medic.private_dir();
-    std::fs::create_dir_all(&private).unwrap();
-    let secret_file = private.join("db-password");
-    std::fs::write(&secret_file, format!("{DB_PASSWORD}\n")).unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
+    let secret_file = db_password_file(&medic);
     medic.config_extra(&format!(
         "[secrets.db]\nfile = {:?}\n",
         secret_file.display().to_string()
